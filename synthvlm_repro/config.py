@@ -1,0 +1,178 @@
+"""Typed, validated configuration: one pydantic model per stage, loaded from ``configs/<profile>.yaml``.
+
+A profile YAML has one section per stage (``curation``, ``synthesis``, ``selection``, ``training``,
+``evaluation``, ``figures``) plus a few project-wide keys. A profile may start from another with
+``extends: <profile>``. Overrides (``stage.key=value``, value parsed as YAML) come from the CLI
+(``--set``) or from a notebook's ``overrides`` parameter.
+
+Every problem (unknown key, wrong type, malformed override) raises :class:`ConfigError` whose
+message is one line naming the file or override and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from synthvlm_repro.curation.config import CurationConfig
+from synthvlm_repro.evaluation.config import EvaluationConfig
+from synthvlm_repro.figures.config import FiguresConfig
+from synthvlm_repro.paths import find_project_root
+from synthvlm_repro.selection.config import SelectionConfig
+from synthvlm_repro.synthesis.config import SynthesisConfig
+from synthvlm_repro.training.config import TrainingConfig
+
+STAGES = ("curation", "synthesis", "selection", "training", "evaluation", "figures")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line."""
+
+
+class ProjectConfig(BaseModel):
+    """The whole kit's configuration for one profile."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    profile: str = "custom"
+    description: str = ""
+    seed: int = 0
+    device: str = "auto"  # "auto" picks cuda when available, else cpu
+    tiny_models: bool = False  # True: profile uses the offline tiny random models ("smoke run" marks)
+    curation: CurationConfig = CurationConfig()
+    synthesis: SynthesisConfig = SynthesisConfig()
+    selection: SelectionConfig = SelectionConfig()
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    figures: FiguresConfig = FiguresConfig()
+
+    def resolved_device(self) -> str:
+        """The torch device string this run uses."""
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def configs_dir() -> Path:
+    """The ``configs/`` folder of the project (``$SYNTHVLM_CONFIGS`` overrides)."""
+    env = os.environ.get("SYNTHVLM_CONFIGS")
+    return Path(env) if env else find_project_root() / "configs"
+
+
+def profile_path(profile: str | os.PathLike) -> Path:
+    """Path of a profile: a name in ``configs/`` or a path to a YAML file."""
+    p = Path(profile)
+    if p.suffix in (".yaml", ".yml"):
+        if not p.exists():
+            raise ConfigError(f"{p}: profile file not found")
+        return p
+    candidate = configs_dir() / f"{profile}.yaml"
+    if not candidate.exists():
+        known = sorted(x.stem for x in configs_dir().glob("*.yaml"))
+        raise ConfigError(f"{candidate}: no profile named {profile!r} (known: {', '.join(known)})")
+    return candidate
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} invalid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of stage sections")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    parent_path = profile_path(parent)
+    if parent_path.resolve() in seen:
+        raise ConfigError(f"{path}: extends: cycle through {parent_path}")
+    return _deep_merge(_read_yaml(parent_path, seen + (path.resolve(),)), data)
+
+
+def _deep_merge(base: dict, top: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(x) for x in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    given = first.get("input")
+    return f"{key}: {first['msg'].lower()} (got {given!r})"
+
+
+def _validate(data: dict, source: str) -> ProjectConfig:
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: {_describe(e)}") from None
+
+
+def parse_overrides(overrides: Iterable[str] | Mapping[str, Any] | None) -> list[tuple[str, str, Any]]:
+    """Normalise overrides to ``(label, dotted_key, value)``; string values are parsed as YAML."""
+    if not overrides:
+        return []
+    items: list[tuple[str, str, Any]] = []
+    if isinstance(overrides, Mapping):
+        for key, value in overrides.items():
+            items.append((f"override {key}={value!r}", str(key), value))
+        return items
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    for text in overrides:
+        if "=" not in text:
+            raise ConfigError(f"override {text!r}: expected stage.key=value")
+        key, raw = text.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        items.append((f"override {text!r}", key.strip(), value))
+    return items
+
+
+def _set_dotted(data: dict, key: str, value: Any, label: str) -> None:
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{label}: {key}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def load_config(
+    profile: str | os.PathLike = "smoke",
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+) -> ProjectConfig:
+    """Load and validate a profile, then apply overrides (each validated and named on error)."""
+    path = profile_path(profile)
+    data = _read_yaml(path)
+    data.setdefault("profile", Path(profile).stem)
+    _validate(data, str(path))
+    for label, key, value in parse_overrides(overrides):
+        _set_dotted(data, key, value, label)
+        _validate(data, label)
+    return _validate(data, str(path))
+
+
+def dump_config(cfg: ProjectConfig) -> str:
+    """The effective configuration as YAML (recorded next to every run's outputs)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

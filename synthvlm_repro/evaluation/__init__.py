@@ -1,0 +1,1 @@
+"""Stage 05: VQA benchmarks with the LLaVA protocol, and MMLU."""

@@ -1,0 +1,1 @@
+"""Stage 06: the paper's figures and tables, preference evaluation, reference numbers."""

@@ -1,0 +1,1 @@
+"""Stage 03: CLIPScore + lambda*SSIM selection into a LLaVA pretraining set."""

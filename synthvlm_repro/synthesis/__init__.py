@@ -1,0 +1,1 @@
+"""Stage 02: SDXL synthesis (seeded, batched, sharded, resumable)."""
