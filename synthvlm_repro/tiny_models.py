@@ -76,7 +76,10 @@ def _versions() -> dict[str, str]:
 
 def spec_hash(name: str) -> str:
     """Hash of everything a tiny model's bytes depend on: its spec, the seed, library versions."""
-    payload = {"name": name, "specs": SPECS, "seed": SEED, "versions": _versions(), "format": 1}
+    from synthvlm_repro.sample_data import sample_captions_path
+
+    corpus = hashlib.sha256(sample_captions_path().read_bytes()).hexdigest()  # tokenizers train on it
+    payload = {"name": name, "specs": SPECS, "seed": SEED, "versions": _versions(), "corpus": corpus, "format": 1}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
