@@ -1,0 +1,134 @@
+"""Greedy answers from a llava-hf checkpoint, written incrementally, resumable, sharded.
+
+Each shard appends ``{"question_id", "text", "prompt"}`` lines to its own JSONL file after every
+batch (flushed and fsynced); a rerun skips the ids already there, and a torn last line left by a
+crash is dropped. :func:`merge_shards` joins the shard files in question order (atomic write).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from tqdm.auto import tqdm
+
+from synthvlm_repro.atomic import atomic_open
+from synthvlm_repro.evaluation.benchmarks import Question
+from synthvlm_repro.evaluation.prompting import expand_to_square, question_prompt
+
+DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def torch_dtype(name: str, device: str):
+    import torch
+
+    if name == "auto":
+        name = "bf16" if device.startswith("cuda") else "fp32"
+    return getattr(torch, DTYPES[name])
+
+
+def load_llava(model_dir: str, device: str = "cpu", dtype: str = "auto"):
+    """``(model, processor)`` of a llava-hf checkpoint, in eval mode, tokenizer padding on the left."""
+    from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+    model = LlavaForConditionalGeneration.from_pretrained(model_dir, dtype=torch_dtype(dtype, device))
+    processor = AutoProcessor.from_pretrained(model_dir)
+    processor.tokenizer.padding_side = "left"
+    return model.to(device).eval(), processor
+
+
+def shard_of(items: Sequence, rank: int, world: int) -> list:
+    """Every ``world``-th item starting at ``rank`` (shards interleave so they stay balanced)."""
+    if not 0 <= rank < world:
+        raise ValueError(f"shard {rank} out of range for {world} shards")
+    return list(items[rank::world])
+
+
+def read_answers(path: Path) -> dict[str, dict]:
+    """Answer lines of a (possibly crash-truncated) JSONL file by question id; drops a torn last line."""
+    if not path.exists():
+        return {}
+    out, good_bytes = {}, 0
+    with open(path, "rb") as fh:
+        for raw in fh:
+            try:
+                row = json.loads(raw)
+            except json.JSONDecodeError:
+                break
+            if not raw.endswith(b"\n"):
+                break
+            out[str(row["question_id"])] = row
+            good_bytes += len(raw)
+    if good_bytes != path.stat().st_size:
+        with open(path, "r+b") as fh:
+            fh.truncate(good_bytes)
+    return out
+
+
+def generate_batch(model, processor, questions: Sequence[Question], max_new_tokens: int,
+                   aspect_ratio: str = "pad") -> tuple[list[str], list[str]]:
+    """Greedy answers of a batch (left-padded) and the prompts used."""
+    import torch
+
+    prompts = [question_prompt(q.text) for q in questions]
+    images = [q.load_image() for q in questions]
+    if aspect_ratio == "pad":
+        images = [expand_to_square(im, processor.image_processor.image_mean) for im in images]
+    inputs = processor(images=images, text=prompts, return_tensors="pt", padding=True)
+    inputs = inputs.to(model.device)
+    inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
+    pad_id = processor.tokenizer.pad_token_id
+    with torch.inference_mode():
+        out = model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
+                             pad_token_id=pad_id, temperature=None, top_p=None, top_k=None)
+    new_tokens = out[:, inputs["input_ids"].shape[1]:]
+    texts = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    return [t.strip() for t in texts], prompts
+
+
+def answer_questions(model, processor, questions: Sequence[Question], out_path: Path, max_new_tokens: int,
+                     batch_size: int = 1, aspect_ratio: str = "pad", desc: str = "answers") -> dict[str, dict]:
+    """Answer the questions not yet in ``out_path``, appending after every batch; returns all answers."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = read_answers(out_path)
+    todo = [q for q in questions if q.qid not in done]
+    with open(out_path, "a", encoding="utf-8") as fh, tqdm(total=len(questions), initial=len(questions) - len(todo),
+                                                            desc=desc, unit="q") as bar:
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start:start + batch_size]
+            texts, prompts = generate_batch(model, processor, batch, max_new_tokens, aspect_ratio)
+            for q, text, prompt in zip(batch, texts, prompts):
+                row = {"question_id": q.qid, "text": text, "prompt": prompt}
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                done[q.qid] = row
+            fh.flush()
+            os.fsync(fh.fileno())
+            bar.update(len(batch))
+    return done
+
+
+def shard_path(answers_dir: Path, benchmark: str, split: str, rank: int, world: int) -> Path:
+    return answers_dir / benchmark / f"{split}.shard{rank}of{world}.jsonl"
+
+
+def merged_path(answers_dir: Path, benchmark: str, split: str) -> Path:
+    return answers_dir / benchmark / f"{split}.jsonl"
+
+
+def merge_shards(answers_dir: Path, benchmark: str, split: str, questions: Iterable[Question]) -> dict[str, str]:
+    """Join every shard file of a split into ``<split>.jsonl`` in question order; all must be answered."""
+    folder = answers_dir / benchmark
+    rows: dict[str, dict] = {}
+    for path in sorted(folder.glob(f"{split}.shard*of*.jsonl")):
+        rows.update(read_answers(path))
+    questions = list(questions)
+    missing = [q.qid for q in questions if q.qid not in rows]
+    if missing:
+        raise FileNotFoundError(f"{folder}: {len(missing)} of {len(questions)} {split} questions have no answer "
+                                f"(first: {missing[0]}); run the answer step for every shard")
+    with atomic_open(merged_path(answers_dir, benchmark, split), "w", encoding="utf-8") as fh:
+        for q in questions:
+            fh.write(json.dumps(rows[q.qid], ensure_ascii=False) + "\n")
+    return {q.qid: rows[q.qid]["text"] for q in questions}
