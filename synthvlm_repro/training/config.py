@@ -1,6 +1,54 @@
-"""Settings of stage 04 (LLaVA-1.5 training)."""
+"""Settings of stage 04 (LLaVA-1.5 training).
+
+Defaults are LLaVA-1.5-7B's recipe (haotian-liu/LLaVA ``scripts/v1_5/pretrain.sh`` / ``finetune.sh``,
+see ``../shared/reference/anchors.md`` §A1): stage 1 trains the projector on image–caption pairs with the
+``plain`` template, stage 2 trains projector + LM on LLaVA-665K with the Vicuna ``v1`` template.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
 
 from synthvlm_repro.stage_config import StageConfig
+
+
+class StageRecipe(StageConfig):
+    """Optimisation settings of one training stage."""
+
+    template: Literal["plain", "v1"] = "plain"
+    tune: Literal["projector", "projector+lm"] = "projector"
+    learning_rate: float = 1e-3
+    global_batch_size: int = 256  # per_device_batch_size x gradient accumulation x number of GPUs
+    per_device_batch_size: int = 32
+    num_train_epochs: float = 1.0
+    max_steps: int = -1  # > 0 stops after this many optimizer steps (overrides epochs)
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    lr_scheduler: str = "cosine"
+    max_grad_norm: float = 1.0
+    deepspeed: str | None = None  # path (relative to the project root) of a DeepSpeed JSON, GPU only
+    save_steps: int = 500
+    save_total_limit: int = 1
+    max_samples: int | None = None  # train on the first N rows only (quick runs)
+
+
+class Stage1Recipe(StageRecipe):
+    """Projector alignment (LLaVA-1.5 ``pretrain.sh``)."""
+
+    deepspeed: str | None = "configs/deepspeed_zero2.json"
+    save_steps: int = 24000
+
+
+class Stage2Recipe(StageRecipe):
+    """Visual instruction tuning (LLaVA-1.5 ``finetune.sh``)."""
+
+    template: Literal["plain", "v1"] = "v1"
+    tune: Literal["projector", "projector+lm"] = "projector+lm"
+    learning_rate: float = 2e-5
+    global_batch_size: int = 128
+    per_device_batch_size: int = 16
+    deepspeed: str | None = "configs/deepspeed_zero3.json"
+    save_steps: int = 50000
 
 
 class TrainingConfig(StageConfig):
@@ -8,3 +56,22 @@ class TrainingConfig(StageConfig):
 
     vision_tower: str = "openai/clip-vit-large-patch14-336"
     language_model: str = "lmsys/vicuna-7b-v1.5"
+    vision_feature_layer: int = -2
+    pad_to_square: bool = True  # LLaVA's --image_aspect_ratio pad (background = CLIP mean colour)
+    pad_vocab_to_multiple_of: int = 64  # as llava-hf's conversion (32002 -> 32064 rows)
+    dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
+    max_length: int = 2048
+    gradient_checkpointing: bool = True
+    max_masked_fraction: float = 0.01  # fail when more samples than this have no trained token
+    label_check_rows: int = 5000  # rows tokenised up front for that check (0 = all)
+    dataloader_num_workers: int = 4
+    logging_steps: int = 1
+    launcher: Literal["auto", "inprocess", "torchrun", "accelerate"] = "auto"  # auto: in-process on CPU
+    num_gpus: int | None = None  # None = every visible GPU
+    run_stage2: bool = True
+    # Stage-2 data: a LLaVA-665K-format JSON + image folder (relative to the project root or absolute);
+    # "sample-mix" builds a tiny multi-turn mix (with text-only rows) from the kit's sample data.
+    stage2_data: str = "data/llava_v1_5_mix665k.json"
+    stage2_image_folder: str = "data"
+    stage1: Stage1Recipe = Stage1Recipe()
+    stage2: Stage2Recipe = Stage2Recipe()

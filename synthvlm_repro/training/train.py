@@ -1,0 +1,141 @@
+"""One LLaVA-1.5 training stage with HF ``Trainer`` (in-process, or as a torchrun/accelerate worker).
+
+Stage 1 builds the model from its parts and trains the projector; stage 2 starts from stage 1's
+``final/`` and trains projector + LM. Both resume from the latest ``checkpoint-*`` in their
+``checkpoints/`` folder (Trainer's own checkpoints carry ``trainer_state.json``, optimizer, scheduler
+and RNG states — LLaVA's stage-1 resume lacks them, its issue #1164).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from synthvlm_repro.atomic import write_json
+from synthvlm_repro.paths import RunPaths, find_project_root
+from synthvlm_repro.training.builder import DTYPES, build_llava, image_tokens_per_image, load_llava
+from synthvlm_repro.training.config import StageRecipe, TrainingConfig
+from synthvlm_repro.training.data import LlavaCollator, LlavaDataset, check_labels
+
+log = logging.getLogger(__name__)
+
+
+def stage_dir(paths: RunPaths, stage: int) -> Path:
+    return paths.stage1_dir if stage == 1 else paths.stage2_dir
+
+
+def recipe(cfg: TrainingConfig, stage: int) -> StageRecipe:
+    if stage not in (1, 2):
+        raise ValueError(f"stage must be 1 or 2, got {stage}")
+    return cfg.stage1 if stage == 1 else cfg.stage2
+
+
+def gradient_accumulation(r: StageRecipe, world_size: int) -> int:
+    """Steps to accumulate so that per-device batch x steps x GPUs = the recipe's global batch."""
+    per_step = r.per_device_batch_size * world_size
+    if r.global_batch_size % per_step:
+        raise ValueError(f"global batch {r.global_batch_size} is not a multiple of per-device batch "
+                         f"{r.per_device_batch_size} x {world_size} processes")
+    return r.global_batch_size // per_step
+
+
+def stage_data(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0) -> tuple[Path, Path]:
+    """``(json, image folder)`` a stage trains on."""
+    if stage == 1:
+        return paths.llava_pretrain_json, paths.llava_image_folder
+    if cfg.stage2_data == "sample-mix":
+        from synthvlm_repro.training.sample_mix import build_sample_mix
+
+        return build_sample_mix(paths.training / "stage2_data", seed)
+    root = find_project_root()
+    return root / cfg.stage2_data, root / cfg.stage2_image_folder  # absolute paths stay absolute
+
+
+def set_trainable(model, tune: str) -> dict[str, int]:
+    """Freeze everything, then unfreeze the projector (and the LM + head for ``projector+lm``)."""
+    model.requires_grad_(False)
+    model.model.multi_modal_projector.requires_grad_(True)
+    if tune == "projector+lm":
+        model.model.language_model.requires_grad_(True)
+        model.lm_head.requires_grad_(True)
+    return {"trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "total": sum(p.numel() for p in model.parameters())}
+
+
+def load_stage_model(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int, dtype: torch.dtype):
+    if stage == 1:
+        return build_llava(cfg, dtype=dtype, seed=seed)
+    start = paths.stage1_dir / "final"
+    if not (start / "config.json").exists():
+        raise FileNotFoundError(f"{start}: stage-1 checkpoint missing; run stage 1 first")
+    return load_llava(start, dtype=dtype)
+
+
+def training_arguments(cfg: TrainingConfig, r: StageRecipe, out: Path, seed: int, device: str, world_size: int):
+    from transformers import TrainingArguments
+
+    on_gpu = device.startswith("cuda")
+    deepspeed = str(find_project_root() / r.deepspeed) if (r.deepspeed and on_gpu) else None
+    return TrainingArguments(
+        output_dir=str(out), per_device_train_batch_size=r.per_device_batch_size,
+        gradient_accumulation_steps=gradient_accumulation(r, world_size), learning_rate=r.learning_rate,
+        num_train_epochs=r.num_train_epochs, max_steps=r.max_steps, lr_scheduler_type=r.lr_scheduler,
+        warmup_steps=r.warmup_ratio, weight_decay=r.weight_decay, max_grad_norm=r.max_grad_norm,
+        bf16=on_gpu and cfg.dtype == "bf16", fp16=on_gpu and cfg.dtype == "fp16", tf32=on_gpu or None,
+        activation_checkpointing=cfg.gradient_checkpointing, logging_steps=cfg.logging_steps, logging_first_step=True,
+        save_strategy="steps", save_steps=r.save_steps, save_total_limit=r.save_total_limit,
+        dataloader_num_workers=cfg.dataloader_num_workers if on_gpu else 0, seed=seed, data_seed=seed,
+        use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, deepspeed=deepspeed)
+
+
+def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0, device: str = "cpu",
+                callbacks: tuple = ()) -> Path:
+    """Train one stage (resuming if it has checkpoints); returns the saved ``training/stage{N}/final``."""
+    from transformers import Trainer
+    from transformers.trainer_utils import get_last_checkpoint
+
+    r = recipe(cfg, stage)
+    out = stage_dir(paths, stage)
+    on_gpu = device.startswith("cuda")
+    dtype = DTYPES[cfg.dtype] if on_gpu else torch.float32
+    model, processor = load_stage_model(cfg, paths, stage, seed, dtype)
+    counts = set_trainable(model, r.tune)
+    if on_gpu and r.deepspeed is None and dtype != torch.float32:
+        for p in model.parameters():  # optimizer state of trained weights in fp32; autocast does bf16 math
+            if p.requires_grad:
+                p.data = p.data.float()
+    if cfg.gradient_checkpointing:
+        model.enable_input_require_grads()
+    log.info("stage %d: training %s of %s parameters (%s)", stage, f"{counts['trainable']:,}",
+             f"{counts['total']:,}", r.tune)
+
+    json_path, image_folder = stage_data(cfg, paths, stage, seed)
+    dataset = LlavaDataset(json_path, image_folder, processor, r.template, image_tokens_per_image(processor),
+                           cfg.max_length, r.max_samples)
+    write_json(out / "label_check.json", check_labels(dataset, cfg.max_masked_fraction, cfg.label_check_rows, seed))
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    args = training_arguments(cfg, r, out / "checkpoints", seed, device, world_size)
+    processor.tokenizer.padding_side = "right"
+    trainer = Trainer(model=model, args=args, train_dataset=dataset,
+                      data_collator=LlavaCollator(processor.tokenizer.pad_token_id), callbacks=list(callbacks))
+    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    if last:
+        log.info("stage %d: resuming from %s", stage, last)
+    trainer.train(resume_from_checkpoint=last)
+
+    final = out / "final"
+    staging = out / ".final.tmp"
+    trainer.save_model(str(staging))  # gathers ZeRO-3 shards; written on the main process
+    if trainer.is_world_process_zero():
+        processor.tokenizer.padding_side = "left"  # saved for generation
+        processor.save_pretrained(staging)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+        write_json(out / "log_history.json", trainer.state.log_history)
+    return final
