@@ -117,7 +117,7 @@ def run_mmlu(lm_dir: Path, data_dir: Path, work_dir: Path, num_fewshot: int = 5,
     dtype_arg = {"auto": "auto", "fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[dtype]
     out = lm_eval.simple_evaluate(
         model="hf", model_args={"pretrained": str(lm_dir), "dtype": dtype_arg}, tasks=[group],
-        num_fewshot=num_fewshot, batch_size=batch_size, device=device, limit=limit, log_samples=False,
+        num_fewshot=num_fewshot, batch_size=batch_size, device=device, limit=limit, log_samples=False, verbosity="WARNING",
         task_manager=TaskManager(include_path=str(task_dir), include_defaults=False))
     if out is None or "results" not in out:
         raise RuntimeError("lm-eval returned no results for MMLU")

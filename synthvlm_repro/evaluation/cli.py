@@ -1,0 +1,83 @@
+"""``synthvlm-repro evaluate {all,answer,score,mmlu,fixtures,lmms-eval}``: stage 05 from the command line."""
+
+from __future__ import annotations
+
+import argparse
+
+from synthvlm_repro.cli_common import add_run_args, context_from_args
+
+EPILOG = """\
+steps:
+  all        answer + score + MMLU in one process, then write evaluation/results.{csv,json}
+  answer     answer this shard's questions (resumable); run once per GPU, e.g.
+               for i in 0 1 2 3 4 5 6 7; do CUDA_VISIBLE_DEVICES=$i synthvlm-repro evaluate answer \\
+                 --profile paper --shard $i --num-shards 8 & done; wait
+             (under torchrun the shard comes from RANK / WORLD_SIZE)
+  score      merge the shard answer files, score, write submissions/ and results.{csv,json}
+  mmlu       MMLU only (lm-eval on the extracted language model); appended to the results table
+  fixtures   write the tiny benchmark sets (LLaVA layout) into DIR (--out) and exit
+  lmms-eval  optional: run lmms-eval's llava_hf on the checkpoint (if lmms-eval is installed)
+"""
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from synthvlm_repro.evaluation import run
+
+    if args.step == "fixtures":
+        from synthvlm_repro.evaluation.fixtures import write_fixtures
+
+        if not args.out:
+            raise ValueError("evaluate fixtures: --out DIR is required")
+        print(write_fixtures(args.out))
+        return 0
+    ctx = context_from_args(args)
+    if args.step == "lmms-eval":
+        from synthvlm_repro.evaluation.lmms_bridge import run_lmms_eval
+
+        _, checkpoint = run.model_under_test(ctx)
+        print(run_lmms_eval(checkpoint, args.lmms_tasks, ctx.paths.evaluation / "lmms_eval", limit=args.lmms_limit))
+        return 0
+    if args.step == "answer":
+        rank, world = (args.shard, args.num_shards) if args.num_shards else run.shard_from_env()
+        done = run.answer(ctx, rank, world)
+        print(f"shard {rank}/{world}: " + ", ".join(f"{b}/{s}={n}" for b, d in done.items() for s, n in d.items()))
+        return 0
+    if args.step == "all":
+        df = run.run_evaluation(ctx)
+    else:
+        rows = run.score(ctx) if args.step == "score" else []
+        if args.step == "mmlu" or (args.step == "score" and ctx.cfg.evaluation.mmlu and args.with_mmlu):
+            rows += run.mmlu(ctx)
+        if ctx.paths.results_json.exists():  # keep the earlier rows of benchmarks not rerun now
+            import json
+
+            fresh = {r["benchmark"] for r in rows} | ({"mmlu"} if args.step == "mmlu" else set())
+            rows = [r for r in json.loads(ctx.paths.results_json.read_text()) if r["benchmark"] not in fresh] + rows
+        run.write_results(ctx, rows)
+        import pandas as pd
+
+        df = pd.DataFrame(rows, columns=run.COLUMNS)
+    print(df.to_string(index=False))
+    print(f"-> {ctx.paths.results_csv}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="stage 05: LLaVA-protocol VQA benchmarks and MMLU of a llava-hf checkpoint",
+        description="Evaluate a llava-hf checkpoint (evaluation.model, default training/stage2/final) on local "
+                    "benchmark files in LLaVA's eval layout (evaluation.data_dir) and MMLU with lm-eval.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("step", choices=["all", "answer", "score", "mmlu", "fixtures", "lmms-eval"],
+                   help="which step to run (see below)")
+    add_run_args(p)
+    p.add_argument("--shard", type=int, default=0, help="answer: this process's shard index (default 0)")
+    p.add_argument("--num-shards", type=int, default=None,
+                   help="answer: number of shards (default: WORLD_SIZE from torchrun, else 1)")
+    p.add_argument("--with-mmlu", action="store_true",
+                   help="score: also run MMLU (if evaluation.mmlu) before writing the results table")
+    p.add_argument("--out", default=None, help="fixtures: folder to write the tiny benchmark sets into")
+    p.add_argument("--lmms-tasks", default="gqa,pope,mme,scienceqa_img,textvqa_val,mmbench_en_dev_static",
+                   help="lmms-eval: comma-separated lmms-eval task names (default: the API-free LLaVA set)")
+    p.add_argument("--lmms-limit", type=float, default=None, help="lmms-eval: --limit N or fraction (smoke tests)")
+    p.set_defaults(func=_cmd)
