@@ -1,0 +1,133 @@
+"""What to generate: one work item per (caption, candidate), its seed, its file, its batch and shard.
+
+Determinism contract. Every item's seed comes from (global seed, caption id, candidate), and batches
+are cut from the global item list at fixed boundaries (``batch_size``); shards and resumes take whole
+batches. So for a given ``batch_size`` (and device/thread setup) every image is byte-identical whatever
+the shard count, rank or resume point. Across batch sizes an image changes only by float rounding:
+convolution kernels (oneDNN, cuDNN) are not batch-size invariant, so bit-identity there is not possible
+without giving up batching.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGES_SUBDIR = "synthesis/images"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    caption_id: str
+    candidate: int
+    caption: str
+    seed: int
+    path: str  # relative to the run dir
+    batch: int  # index of the global batch this item belongs to
+
+
+def item_seed(global_seed: int, caption_id: str, candidate: int) -> int:
+    """A 63-bit seed from (global seed, caption id, candidate): stable across runs and machines."""
+    digest = hashlib.sha256(f"{global_seed}\x1f{caption_id}\x1f{candidate}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+def file_stem(caption_id: str) -> str:
+    """A filesystem-safe name for a caption id (ids with odd characters get a hash suffix to stay unique)."""
+    safe = _UNSAFE.sub("_", caption_id)[:100]
+    if safe != caption_id:
+        safe += "-" + hashlib.sha256(caption_id.encode()).hexdigest()[:8]
+    return safe
+
+
+def image_folder(caption_id: str) -> str:
+    """The ``<shard>`` folder of a caption's images: 256 buckets by id hash, independent of rank count."""
+    return hashlib.sha256(caption_id.encode()).hexdigest()[:2]
+
+
+def image_relpath(caption_id: str, candidate: int, ext: str) -> str:
+    return f"{IMAGES_SUBDIR}/{image_folder(caption_id)}/{file_stem(caption_id)}_{candidate}.{ext}"
+
+
+def load_captions(path: Path) -> list[dict]:
+    """Read SynthVLM's ``[{id, caption, image?}]``; a bad file or row is a one-line error naming it."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no captions; run stage 01 (caption curation) first")
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    if not isinstance(rows, list):
+        raise ValueError(f"{path}: expected a JSON list of {{id, caption}} objects")
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("caption"), str) or "id" not in row:
+            raise ValueError(f"{path}: row {i}: expected an object with 'id' and a string 'caption'")
+        if not row["caption"].strip():
+            raise ValueError(f"{path}: row {i} (id {row['id']!r}): empty caption")
+        cid = str(row["id"])
+        if cid in seen:
+            raise ValueError(f"{path}: row {i}: duplicate id {cid!r}")
+        seen.add(cid)
+    return rows
+
+
+def plan_items(captions: list[dict], repeat: int, global_seed: int, batch_size: int, ext: str) -> list[WorkItem]:
+    """All work items in caption order, candidates adjacent, each tagged with its global batch."""
+    items = []
+    for row in captions:
+        cid = str(row["id"])
+        for k in range(repeat):
+            n = len(items)
+            items.append(WorkItem(cid, k, row["caption"], item_seed(global_seed, cid, k),
+                                  image_relpath(cid, k, ext), n // batch_size))
+    return items
+
+
+def batches(items: list[WorkItem]) -> list[list[WorkItem]]:
+    """Items grouped by their global batch index, in order."""
+    out: dict[int, list[WorkItem]] = {}
+    for item in items:
+        out.setdefault(item.batch, []).append(item)
+    return list(out.values())
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Which part of the work this process does: ``index`` of ``count`` (batches ``index::count``)."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self):
+        if not (self.count >= 1 and 0 <= self.index < self.count):
+            raise ValueError(f"shard {self.index}/{self.count}: need 0 <= index < count")
+
+    @property
+    def name(self) -> str:
+        return f"{self.index:05d}-of-{self.count:05d}"
+
+    def take(self, all_batches: list[list[WorkItem]]) -> list[list[WorkItem]]:
+        return all_batches[self.index::self.count]
+
+
+def parse_shard(text: str) -> Shard:
+    """``"i/n"`` (SLURM arrays: ``--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT``)."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected INDEX/COUNT, e.g. 0/8") from None
+    return Shard(i, n)
+
+
+def current_shard(array_shard: Shard | None = None) -> Shard:
+    """This process's shard: the launcher's ``RANK``/``WORLD_SIZE`` (torchrun, accelerate, multi-node),
+    nested inside an optional ``--shard i/n`` (e.g. one SLURM array task running torchrun)."""
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    outer = array_shard or Shard()
+    return Shard(outer.index * world + rank, outer.count * world)
