@@ -1,0 +1,38 @@
+"""Loading local HF causal LMs for the perplexity scorer and the judge (dtype and device policy)."""
+
+from __future__ import annotations
+
+from synthvlm_repro.models import resolve_model
+
+
+def torch_dtype(name: str, device: str):
+    """``auto`` = bf16 on CUDA, fp32 elsewhere."""
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+
+
+def load_causal_lm(ref: str, device: str, dtype: str = "auto", padding_side: str = "left"):
+    """``(model, tokenizer)``; on CUDA the weights are spread over the visible GPUs (``device_map="auto"``),
+    which is how a 70B judge fits. The tokenizer always has a pad token."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model(ref)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = padding_side
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    kwargs = {"dtype": torch_dtype(dtype, device)}
+    if device.startswith("cuda"):
+        kwargs["device_map"] = "auto"
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs).eval()
+    if not device.startswith("cuda"):
+        model.to(device)
+    return model, tokenizer
+
+
+def model_device(model):
+    """Where a (possibly multi-GPU) model takes its inputs."""
+    return next(model.parameters()).device

@@ -1,0 +1,82 @@
+"""Perplexity scorers for the perplexity filter: Data-Juicer's KenLM formula, or an HF causal LM."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Sequence
+
+log = logging.getLogger(__name__)
+
+
+class KenLMPerplexity:
+    """Data-Juicer's ``perplexity_filter``: SentencePiece pieces of the raw text, KenLM log10 scores per
+    line (with ``</s>``), ``10 ** (-logits / length)`` rounded to 0.1 (``datajuicer.md`` §3). Needs the
+    ``kenlm`` and ``sentencepiece`` packages and DJ's ``en.arpa.bin`` / ``en.sp.model``."""
+
+    name = "kenlm"
+
+    def __init__(self, kenlm_model: str, sentencepiece_model: str):
+        try:
+            import kenlm
+            import sentencepiece
+        except ImportError as e:
+            raise ImportError(f"the KenLM perplexity filter needs `pip install kenlm sentencepiece` ({e})") from None
+        self.lm = kenlm.Model(str(kenlm_model))
+        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(sentencepiece_model))
+
+    def __call__(self, texts: Sequence[str]) -> list[float]:
+        out = []
+        for text in texts:
+            pieces = " ".join(self.sp.encode_as_pieces(text))
+            logits, length = 0.0, 0
+            for line in pieces.splitlines():
+                logits += self.lm.score(line)
+                length += len(line.split()) + 1
+            out.append(round(10.0 ** (-logits / length), 1) if length else 0.0)
+        return out
+
+
+class HFPerplexity:
+    """exp(mean token negative log-likelihood) under a local HF causal LM (BOS included as context)."""
+
+    name = "hf"
+
+    def __init__(self, ref: str, device: str = "cpu", dtype: str = "auto"):
+        from synthvlm_repro.curation.lm import load_causal_lm
+
+        self.model, self.tokenizer = load_causal_lm(ref, device, dtype, padding_side="right")
+
+    def __call__(self, texts: Sequence[str]) -> list[float]:
+        import torch
+
+        from synthvlm_repro.curation.lm import model_device
+
+        enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True,
+                             max_length=getattr(self.model.config, "max_position_embeddings", 2048))
+        enc = enc.to(model_device(self.model))
+        with torch.no_grad():
+            logits = self.model(**enc).logits[:, :-1].float()
+        targets = enc["input_ids"][:, 1:]
+        mask = enc["attention_mask"][:, 1:].float()
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+        mean = (nll * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return [math.exp(v) for v in mean.tolist()]
+
+
+def perplexity_scorer(cfg, device: str):
+    """The configured scorer, or ``None`` (with the reason logged) when the filter cannot run."""
+    if cfg.perplexity_max is None:
+        log.info("perplexity filter off (curation.perplexity_max is null)")
+        return None
+    if cfg.perplexity_scorer == "kenlm":
+        if not cfg.kenlm_model or not cfg.sentencepiece_model:
+            log.warning("perplexity filter off: no KenLM model configured (set curation.kenlm_model and "
+                        "curation.sentencepiece_model to Data-Juicer's en.arpa.bin / en.sp.model, or "
+                        "curation.perplexity_scorer=hf with curation.perplexity_lm)")
+            return None
+        return KenLMPerplexity(cfg.kenlm_model, cfg.sentencepiece_model)
+    if not cfg.perplexity_lm:
+        log.warning("perplexity filter off: curation.perplexity_scorer=hf but curation.perplexity_lm is null")
+        return None
+    return HFPerplexity(cfg.perplexity_lm, device, cfg.dtype)
