@@ -1,0 +1,141 @@
+"""Blind A/B rater for JupyterLab: which image fits the caption better?
+
+The synthetic and the original image of a caption are shown in a left/right order drawn from a seed
+derived from the pair id (the same order on every reload, so a rater cannot learn a side). Every
+answer is appended to a JSONL file and flushed before the next pair shows, so a crashed kernel loses
+nothing; a new rater on the same file resumes at the first unanswered pair.
+
+Keyboard: click into the small "keys" box once, then ``a``/``1`` = left, ``d``/``3`` = right,
+``s``/``2`` = tie (equally good), ``n`` = skip for now, ``u`` = undo (re-show the previous pair).
+Plain ipywidgets has no key events, so the box turns typed characters into answers.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from synthvlm_repro.figures.pairs import item_seed
+from synthvlm_repro.figures.preference import append_jsonl, read_jsonl
+
+KEYS = {"a": "left", "1": "left", "d": "right", "3": "right", "s": "tie", "2": "tie", "n": "skip", "u": "undo"}
+
+
+class PreferenceRater:
+    """State of one rater on one pair list; :meth:`widget` is the JupyterLab front end."""
+
+    def __init__(self, pairs: pd.DataFrame, out: Path, rater: str = "human", seed: int = 0):
+        self.pairs = pairs.reset_index(drop=True)
+        self.out = Path(out)
+        self.rater = rater
+        self.seed = seed
+        answered = {r["pair_id"] for r in read_jsonl(self.out) if r.get("judge") == rater}
+        self.queue = [i for i, pid in enumerate(self.pairs["pair_id"]) if pid not in answered]
+        self.history: list[int] = []
+        self._ui = None
+
+    # ---- state (no widgets needed)
+
+    def synthetic_on_left(self, pair_id: str) -> bool:
+        """The blind order of a pair: fixed by the seed and the pair id."""
+        return item_seed(self.seed, f"rater-side:{pair_id}") % 2 == 0
+
+    @property
+    def current(self) -> dict | None:
+        """The pair on screen: ``pair_id, caption, left, right`` (image paths), or None when done."""
+        if not self.queue:
+            return None
+        row = self.pairs.iloc[self.queue[0]]
+        left, right = ((row["synthetic"], row["original"]) if self.synthetic_on_left(row["pair_id"])
+                       else (row["original"], row["synthetic"]))
+        return {"pair_id": row["pair_id"], "caption": row["caption"], "left": left, "right": right}
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """(answered, total)."""
+        return len(self.pairs) - len(self.queue), len(self.pairs)
+
+    def answer(self, choice: str) -> dict | None:
+        """Record ``left`` / ``right`` / ``tie`` for the current pair (``skip`` moves it to the end,
+        ``undo`` brings the previous pair back; its new answer replaces the old one). Returns the record."""
+        if choice == "undo":
+            if self.history:
+                self.queue.insert(0, self.history.pop())
+            return None
+        if not self.queue:
+            return None
+        if choice == "skip":
+            self.queue.append(self.queue.pop(0))
+            return None
+        if choice not in ("left", "right", "tie"):
+            raise ValueError(f"answer must be left, right, tie, skip or undo, got {choice!r}")
+        pair = self.current
+        syn_left = self.synthetic_on_left(pair["pair_id"])
+        winner = "tie" if choice == "tie" else "synthetic" if (choice == "left") == syn_left else "original"
+        record = {"pair_id": pair["pair_id"], "judge": self.rater, "winner": winner, "choice": choice,
+                  "synthetic_side": "left" if syn_left else "right", "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        append_jsonl(self.out, record)
+        self.history.append(self.queue.pop(0))
+        return record
+
+    # ---- JupyterLab front end
+
+    def widget(self, image_px: int = 320):
+        """The ipywidgets rater (display it as the last expression of a cell)."""
+        import ipywidgets as w
+
+        left, right = (w.Image(format="png", width=image_px, height=image_px) for _ in range(2))
+        caption = w.HTML()
+        status = w.HTML()
+        bar = w.IntProgress(min=0, max=len(self.pairs), description="rated")
+        keys = w.Text(placeholder="click here, then a / d / s / n / u", description="keys",
+                      continuous_update=True, layout=w.Layout(width="320px"))
+        buttons = [w.Button(description=d, tooltip=t) for d, t in
+                   (("◀ left (a)", "left"), ("tie (s)", "tie"), ("right ▶ (d)", "right"), ("skip (n)", "skip"),
+                    ("undo (u)", "undo"))]
+
+        def show():
+            done, total = self.progress
+            bar.value, bar.description = done, f"{done}/{total}"
+            pair = self.current
+            if pair is None:
+                caption.value = f"<b>All {total} pairs rated.</b> Answers are in <code>{self.out}</code>."
+                left.value = right.value = b""
+                return
+            caption.value = f"<p style='font-size:1.1em'>{pair['caption']}</p>"
+            left.value, right.value = _png_bytes(pair["left"], image_px), _png_bytes(pair["right"], image_px)
+
+        def act(choice):
+            record = self.answer(choice)
+            status.value = f"saved: {record['choice']}" if record else choice
+            show()
+
+        for b in buttons:
+            b.on_click(lambda btn: act(btn.tooltip))
+
+        def on_key(change):
+            text = change["new"]
+            if text:
+                choice = KEYS.get(text[-1].lower())
+                keys.value = ""
+                if choice:
+                    act(choice)
+
+        keys.observe(on_key, names="value")
+        show()
+        self._ui = w.VBox([caption, w.HBox([left, right]), w.HBox(buttons), w.HBox([keys, bar, status])])
+        return self._ui
+
+
+def _png_bytes(path: str, px: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    img = Image.open(path).convert("RGB")
+    img.thumbnail((px, px))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()

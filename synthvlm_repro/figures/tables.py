@@ -1,0 +1,212 @@
+"""The paper's tables rebuilt from a run, each next to the published numbers, and their writers
+(CSV for tools, Markdown for reproduce.md, LaTeX booktabs for papers).
+
+Markdown and LaTeX are written by hand (a dozen lines) so the kit needs neither ``tabulate`` nor
+``jinja2``, which pandas' ``to_markdown`` / ``to_latex`` require.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from synthvlm_repro.atomic import write_text
+from synthvlm_repro.figures.artifacts import MissingInput, load_results, load_scores, load_selected
+from synthvlm_repro.figures.reference import reference_rows, reference_value
+from synthvlm_repro.paths import RunPaths
+
+RUN = "this run"
+# The number LLaVA-1.5's table reports per benchmark, in order of preference among results.csv metrics.
+HEADLINE_METRICS = {"pope": ("f1", "accuracy"), "mme": ("perception", "score", "total"),
+                    "mmbench": ("circular_accuracy", "accuracy")}
+DEFAULT_METRICS = ("accuracy", "acc", "exact_match", "vqa_accuracy", "score")
+AGGREGATE_SPLITS = ("all", "overall", "total", "average", "avg", "")
+MMLU_CATEGORIES = ("stem", "humanities", "social_sciences", "other")
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (NaN shown as –)."""
+    header = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    for char, repl in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        text = text.replace(char, repl)
+    return text
+
+
+def to_latex(df: pd.DataFrame, caption: str = "") -> str:
+    """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
+    cols = "l" + "r" * (len(df.columns) - 1)
+    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
+             " & ".join(_latex_escape(str(c)) for c in df.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(_latex_escape(_fmt(v)) for v in row) + r" \\" for row in df.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        lines.append(rf"\caption{{{_latex_escape(caption)}}}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, stem: Path, caption: str = "") -> list[Path]:
+    """``stem.csv``, ``stem.md`` and ``stem.tex``, each written atomically."""
+    stem = Path(stem)
+    out = [stem.with_suffix(".csv"), stem.with_suffix(".md"), stem.with_suffix(".tex")]
+    write_text(out[0], df.to_csv(index=False))
+    write_text(out[1], to_markdown(df))
+    write_text(out[2], to_latex(df, caption))
+    return out
+
+
+# --------------------------------------------------------------------------- data quality
+
+
+def _quality_row(name: str, source: str, clip, ssim, weight: float, n: int) -> dict:
+    clip, ssim = float(clip), float(ssim)
+    return {"dataset": name, "source": source, "clip_score": clip, "ssim": ssim, "weighted": clip + weight * ssim,
+            "n": n}
+
+
+def data_quality_table(paths: RunPaths, ssim_weight: float, originals: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mean CLIPScore / SSIM / weighted score of this run's data beside the paper's table (paper.md §3.1).
+
+    Rows: the run's selected pairs, all scored candidates, and (if given, with ``clip_score`` and
+    ``ssim`` columns) the original images of the same captions; then the published rows.
+    """
+    rows = []
+    try:
+        sel = load_selected(paths)
+        rows.append(_quality_row(f"{RUN}: selected", RUN, sel["clip_score"].mean(), sel["ssim"].mean(), ssim_weight,
+                                 len(sel)))
+    except MissingInput:
+        pass
+    scores = load_scores(paths)  # without any scores there is no run-side row worth a table
+    rows.append(_quality_row(f"{RUN}: all candidates", RUN, scores["clip_score"].mean(), scores["ssim"].mean(),
+                             ssim_weight, len(scores)))
+    if originals is not None and len(originals):
+        rows.append(_quality_row(f"{RUN}: original images", RUN, originals["clip_score"].mean(),
+                                 originals["ssim"].mean(), ssim_weight, len(originals)))
+    ref = reference_rows("data_quality").pivot(index="row", columns="column", values="value")
+    src = reference_rows("data_quality").groupby("row")["source"].agg(lambda s: "/".join(sorted({x for x in s if x})))
+    for name in ref.index:
+        rows.append({"dataset": name, "source": f"paper [{src[name]}]", "clip_score": ref.loc[name, "clip_score"],
+                     "ssim": ref.loc[name, "ssim"], "weighted": ref.loc[name, "weighted"], "n": float("nan")})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+def _headline(group: pd.DataFrame, benchmark: str) -> tuple[str, float, float]:
+    metrics = list(group["metric"].unique())
+    wanted = HEADLINE_METRICS.get(benchmark, ()) + DEFAULT_METRICS
+    metric = next((m for m in wanted if m in metrics), metrics[0])
+    rows = group[group["metric"] == metric]
+    agg = rows[rows["split"].fillna("").astype(str).str.lower().isin(AGGREGATE_SPLITS)]
+    if len(agg):
+        return metric, float(agg["value"].iloc[0]), float(agg["n"].iloc[0])
+    n = rows["n"].fillna(1).astype(float)
+    return metric, float((rows["value"] * n).sum() / n.sum()), float(n.sum())
+
+
+def benchmark_table(paths: RunPaths) -> pd.DataFrame:
+    """One row per benchmark: this run's headline number beside SynthVLM-7B (paper) and LLaVA-1.5-7B/13B.
+
+    Values are percent (MME: perception score), as stage 05 writes them and LLaVA's table prints them.
+    """
+    results = load_results(paths)
+    results = results[results["benchmark"] != "mmlu"]
+    if results.empty:
+        raise MissingInput(f"{paths.results_csv}: no VQA benchmark rows (only MMLU)")
+    rows = []
+    for benchmark, group in results.groupby("benchmark", sort=True):
+        metric, value, n = _headline(group, benchmark)
+        rows.append({"benchmark": benchmark, "metric": metric, RUN: value, "n": n,
+                     "SynthVLM-7B (paper)": reference_value("benchmarks", "SynthVLM-7B", benchmark) or float("nan"),
+                     "LLaVA-1.5-7B": reference_value("benchmarks", "LLaVA-1.5-7B", benchmark) or float("nan"),
+                     "LLaVA-1.5-13B": reference_value("benchmarks", "LLaVA-1.5-13B", benchmark) or float("nan")})
+    return pd.DataFrame(rows)
+
+
+def mmlu_table(paths: RunPaths) -> pd.DataFrame:
+    """MMLU accuracy (%) per category (results.csv rows with ``benchmark == "mmlu"``, ``split`` = category)
+    beside the paper's SynthVLM-7B and LLaVA-1.5-7B numbers (overall only; categories were not found)."""
+    results = load_results(paths)
+    mmlu = results[results["benchmark"] == "mmlu"]
+    if mmlu.empty:
+        raise MissingInput(f"{paths.results_csv}: no MMLU rows (benchmark == 'mmlu')")
+    metrics = list(mmlu["metric"].unique())
+    metric = next((m for m in DEFAULT_METRICS if m in metrics), metrics[0])
+    mmlu = mmlu[mmlu["metric"] == metric]
+    rows = []
+    for split, group in mmlu.groupby(mmlu["split"].fillna("overall").astype(str), sort=False):
+        category = "overall" if split.lower() in AGGREGATE_SPLITS else split
+        rows.append({"category": category, RUN: float(group["value"].iloc[0]), "n": float(group["n"].iloc[0]),
+                     "SynthVLM-7B (paper)": reference_value("mmlu", "SynthVLM-7B", category) or float("nan"),
+                     "LLaVA-1.5-7B (paper)": reference_value("mmlu", "LLaVA-1.5-7B", category) or float("nan")})
+    table = pd.DataFrame(rows)
+    order = {c: i for i, c in enumerate(("overall",) + MMLU_CATEGORIES)}
+    return table.sort_values("category", key=lambda s: s.map(lambda c: order.get(c, len(order)))).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- throughput and cost
+
+
+def _per_100k(row: dict) -> dict:
+    row["seconds_per_item"] = row["seconds"] / row["items"] if row["items"] else float("nan")
+    row["hours_per_100k"] = row["seconds_per_item"] * 100_000 / 3600
+    return row
+
+
+def throughput_table(paths: RunPaths, device: str) -> pd.DataFrame:
+    """Measured time (and image storage) per stage, scaled to 100K items, beside LLaVA-1.5's published
+    pretraining time. Rows appear only for stages whose artifacts record time."""
+    from synthvlm_repro.figures.artifacts import load_log_history, load_manifest, resolve_image
+
+    rows = []
+    try:
+        manifest = load_manifest(paths)
+        ok = manifest[manifest["status"] == "ok"]
+        if "seconds" in ok.columns and len(ok):
+            size = sum(resolve_image(paths, p).stat().st_size for p in ok["path"] if resolve_image(paths, p).exists())
+            dev = str(ok["device"].iloc[0]) if "device" in ok.columns else device
+            rows.append(_per_100k({"stage": "02 synthesis (per image)", "items": len(ok),
+                                   "seconds": float(ok["seconds"].sum()), "device": dev,
+                                   "storage_gb_per_100k": size / len(ok) * 100_000 / 1e9}))
+    except MissingInput:
+        pass
+    for stage in (1, 2):
+        try:
+            history = load_log_history(paths, stage)
+        except MissingInput:
+            continue
+        final = next((h for h in reversed(history) if "train_runtime" in h), None)
+        if final and final.get("train_samples_per_second"):
+            seconds = float(final["train_runtime"])
+            items = round(seconds * float(final["train_samples_per_second"]))
+            rows.append(_per_100k({"stage": f"04 training stage {stage} (per sample)", "items": items,
+                                   "seconds": seconds, "device": device, "storage_gb_per_100k": float("nan")}))
+    if not rows:
+        raise MissingInput("no timing recorded: synthesis/manifest.parquet 'seconds' and training log_history "
+                           "'train_runtime' are both missing")
+    llava_hours = reference_value("efficiency", "LLaVA-1.5-7B", "pretrain_hours_8xA100")
+    llava_pairs = reference_value("dataset", "LLaVA-558K", "pairs")
+    rows.append({"stage": "LLaVA-1.5-7B pretraining (paper [LLAVA])", "items": llava_pairs,
+                 "seconds": llava_hours * 3600, "device": "8×A100", "storage_gb_per_100k": float("nan"),
+                 "seconds_per_item": llava_hours * 3600 / llava_pairs, "hours_per_100k": llava_hours * 1e5 / llava_pairs})
+    return pd.DataFrame(rows)[["stage", "device", "items", "seconds", "seconds_per_item", "hours_per_100k",
+                               "storage_gb_per_100k"]]
