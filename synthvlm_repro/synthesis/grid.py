@@ -1,0 +1,115 @@
+"""Grid search over steps x guidance x refiner, scored by CLIPScore (paper appendix §2.1).
+
+The paper chose its SDXL settings by maximising CLIPScore on 1k random captions. The scorer here is
+the official one's definition (open_clip, "A photo depicts " prefix, 77-token truncation, raw clipped
+cosine); it should become a call to stage 03's scorer (``synthvlm_repro.selection``) once both exist.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+
+from synthvlm_repro.run_context import RunContext
+from synthvlm_repro.synthesis.images import to_uint8
+from synthvlm_repro.synthesis.pipelines import ImageGenerator
+from synthvlm_repro.synthesis.plan import item_seed, load_captions
+
+PROMPT_PREFIX = "A photo depicts "
+
+
+class ClipScorer:
+    """Raw clipped cosine between an image and ``"A photo depicts " + caption`` (official CLIPScore / 2.5)."""
+
+    def __init__(self, model: str, pretrained: str | None, device: str = "cpu", batch_size: int = 64):
+        from synthvlm_repro.models import load_open_clip
+
+        self.clip, self.preprocess, self.tokenizer = load_open_clip(model, pretrained, device=device)
+        self.device, self.batch_size = device, batch_size
+
+    def __call__(self, images: list[np.ndarray], captions: list[str]) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        scores = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                chunk = slice(start, start + self.batch_size)
+                pixels = torch.stack([self.preprocess(Image.fromarray(to_uint8(im))) for im in images[chunk]])
+                tokens = self.tokenizer([PROMPT_PREFIX + c for c in captions[chunk]])
+                img = self.clip.encode_image(pixels.to(self.device)).float()
+                txt = self.clip.encode_text(tokens.to(self.device)).float()
+                cos = torch.nn.functional.cosine_similarity(img, txt, dim=-1)
+                scores.append(cos.clamp(min=0).cpu().numpy())
+        return np.concatenate(scores) if scores else np.zeros(0)
+
+
+def grid_search(ctx: RunContext, n_captions: int | None = None, progress: bool = True):
+    """Render a seeded caption sample under every setting, score it; writes ``synthesis/grid.parquet`` and
+    the figure ``synthesis_grid``; returns the per-setting summary (mean CLIPScore, seconds per image)."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from synthvlm_repro.atomic import write_parquet
+
+    cfg, sel = ctx.cfg.synthesis, ctx.cfg.selection
+    captions = load_captions(ctx.paths.caption_json)
+    n = min(n_captions or cfg.grid_captions, len(captions))
+    sample = sorted(random.Random(ctx.cfg.seed).sample(range(len(captions)), n))
+    rows_in = [captions[i] for i in sample]
+    ids, texts = [str(r["id"]) for r in rows_in], [r["caption"] for r in rows_in]
+    seeds = [item_seed(ctx.cfg.seed, cid, 0) for cid in ids]
+    refiners = [r for r in cfg.grid_refiner if cfg.refiner or not r]
+    total = len(refiners) * len(cfg.grid_steps) * len(cfg.grid_guidance) * n
+    bar = tqdm(total=total, desc="grid", unit="img", disable=not progress)
+    records = []
+    scorer = ClipScorer(sel.clip_model, sel.clip_pretrained, ctx.device)
+    for use_refiner in refiners:
+        generator = ImageGenerator.from_config(cfg, ctx.device, use_refiner=use_refiner)
+        for steps in cfg.grid_steps:
+            for guidance in cfg.grid_guidance:
+                settings = generator.with_settings(steps=steps, guidance_scale=guidance)
+                t0, images = time.perf_counter(), []
+                for start in range(0, n, cfg.batch_size):
+                    images += list(generator.render(texts[start:start + cfg.batch_size],
+                                                    seeds[start:start + cfg.batch_size], settings))
+                    bar.update(len(images) - start)
+                per_image = (time.perf_counter() - t0) / n
+                scores = scorer(images, texts)
+                records += [{"caption_id": cid, "steps": steps, "guidance_scale": guidance, "refiner": use_refiner,
+                             "clip_score": float(s), "seconds_per_image": per_image} for cid, s in zip(ids, scores)]
+    bar.close()
+    frame = pd.DataFrame(records)
+    write_parquet(ctx.paths.synthesis / "grid.parquet", frame)
+    summary = (frame.groupby(["refiner", "steps", "guidance_scale"], as_index=False)
+               .agg(clip_score=("clip_score", "mean"), seconds_per_image=("seconds_per_image", "first"),
+                    n=("clip_score", "size")))
+    plot_grid(summary, ctx)
+    return summary
+
+
+def plot_grid(summary, ctx: RunContext):
+    """Heatmap of mean CLIPScore (steps x guidance), one panel per refiner setting; saved under figures/."""
+    import matplotlib.pyplot as plt
+
+    from synthvlm_repro.plotting import save_figure
+
+    panels = sorted(summary["refiner"].unique())
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+    vmin, vmax = summary["clip_score"].min(), summary["clip_score"].max()
+    for ax, use_refiner in zip(axes[0], panels):
+        table = summary[summary["refiner"] == use_refiner].pivot(index="steps", columns="guidance_scale",
+                                                                 values="clip_score")
+        im = ax.imshow(table.values, cmap="viridis", vmin=vmin, vmax=vmax, origin="lower", aspect="auto")
+        ax.set_xticks(range(len(table.columns)), [f"{g:g}" for g in table.columns])
+        ax.set_yticks(range(len(table.index)), [str(s) for s in table.index])
+        for (r, c), value in np.ndenumerate(table.values):
+            ax.text(c, r, f"{value:.3f}", ha="center", va="center", color="white", fontsize=8)
+        ax.set_xlabel("guidance scale")
+        ax.set_ylabel("steps")
+        ax.set_title("base + refiner" if use_refiner else "base only")
+    fig.colorbar(im, ax=axes[0].tolist(), label="mean CLIPScore")
+    save_figure(fig, ctx.paths.figures / "synthesis_grid", smoke=ctx.smoke)
+    return fig
