@@ -1,0 +1,267 @@
+"""One pass over the candidates: each image is decoded once and feeds both CLIPScore and SSIM.
+
+DataLoader workers decode each image and build both inputs from it (CLIP preprocessing, the SSIM
+round-trip pair, or with the ``skimage`` backend the SSIM itself); the main process encodes the images
+and the distinct captions of each batch on the device and computes SSIM batched in torch.
+
+Sharding: captions are dealt to shards (``i/n``, or torchrun's ``RANK``/``WORLD_SIZE``) so the
+candidates of a caption stay together and its text is encoded once. Resuming: results are written in
+part files of ``chunk_size`` rows under ``selection/score_parts/<settings hash>/``; a rerun skips pairs
+already scored with the same settings. Unreadable images are recorded with a status and a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from synthvlm_repro.atomic import write_json, write_parquet
+from synthvlm_repro.selection.ssim import round_trip_pair, ssim_skimage
+
+KEY = ["caption_id", "candidate"]
+MANIFEST_COLUMNS = ["caption_id", "candidate", "caption", "path", "status"]
+SCORE_COLUMNS = ["caption_id", "candidate", "caption", "path", "clip_score", "ssim", "status", "error"]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def read_manifest(path: Path) -> pd.DataFrame:
+    """The synthesis manifest's columns this stage needs; a bad file is a one-line error naming it."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no synthesis manifest; run stage 02 (synthesis) first")
+    df = pd.read_parquet(path)
+    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (README: synthesis/manifest.parquet)")
+    df = df[MANIFEST_COLUMNS].copy()
+    df["caption_id"] = df["caption_id"].astype(str)
+    df["candidate"] = df["candidate"].astype(int)
+    dup = df.duplicated(KEY)
+    if dup.any():
+        row = df[dup].iloc[0]
+        raise ValueError(f"{path}: duplicate row for caption_id {row.caption_id!r} candidate {row.candidate}")
+    return df.sort_values(KEY, kind="stable").reset_index(drop=True)
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"i/n"`` → ``(i, n)``; None → torchrun's ``RANK/WORLD_SIZE`` if set, else ``(0, 1)``."""
+    if text is None:
+        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected i/n, e.g. 0/8") from None
+    if not 0 <= i < n:
+        raise ValueError(f"--shard {text!r}: need 0 <= i < n")
+    return i, n
+
+
+def shard_rows(df: pd.DataFrame, shard: tuple[int, int]) -> pd.DataFrame:
+    """The rows of shard ``i`` of ``n``: captions in sorted-id order dealt round-robin."""
+    i, n = shard
+    captions = np.sort(df["caption_id"].unique())
+    mine = set(captions[i::n])
+    return df[df["caption_id"].isin(mine)].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- decoding (workers)
+
+
+@dataclass
+class Decoded:
+    index: int
+    pixels: object = None  # CLIP input tensor
+    pair: tuple | None = None  # SSIM round-trip (A, B) uint8 arrays
+    ssim: float | None = None  # set when the skimage backend runs in the worker
+    status: str = "ok"
+    error: str = ""
+
+
+def decode_image(path: Path) -> Image.Image:
+    """Open and fully decode an RGB image; raises with a reason for missing/corrupt/truncated files."""
+    with Image.open(path) as im:
+        im.load()  # decode now: a truncated file fails here, not later in a worker-less place
+        return im.convert("RGB")
+
+
+class PairImages:
+    """Map-style dataset: row ``i`` → its decoded CLIP input and SSIM input (or the failure reason)."""
+
+    def __init__(self, paths: list[Path], preprocess, ssim_size: int, ssim_low_size: int, ssim_in_worker: bool):
+        self.paths, self.preprocess = paths, preprocess
+        self.ssim_size, self.ssim_low_size, self.ssim_in_worker = ssim_size, ssim_low_size, ssim_in_worker
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> Decoded:
+        path = self.paths[i]
+        try:
+            image = decode_image(path)
+        except FileNotFoundError:
+            return Decoded(i, status="missing", error=f"file not found: {path}")
+        except UnidentifiedImageError as e:
+            return Decoded(i, status="corrupt", error=f"not a readable image: {e}")
+        except (OSError, SyntaxError, ValueError) as e:
+            status = "truncated" if "truncated" in str(e).lower() else "corrupt"
+            return Decoded(i, status=status, error=f"{type(e).__name__}: {e}")
+        out = Decoded(i, pixels=self.preprocess(image))
+        if self.ssim_in_worker:
+            out.ssim = ssim_skimage(image, self.ssim_size, self.ssim_low_size)
+        else:
+            out.pair = round_trip_pair(image, self.ssim_size, self.ssim_low_size)
+        return out
+
+
+def _collate(items: list[Decoded]) -> list[Decoded]:
+    return items
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def settings_fingerprint(cfg, precision: str) -> tuple[str, dict]:
+    """Hash of every setting a score depends on (model and weights, prefix, precision, SSIM geometry)."""
+    from synthvlm_repro.models import model_revision
+
+    payload = {"model": cfg.clip_model, "pretrained": cfg.clip_pretrained,
+               "revision": model_revision(cfg.clip_model), "prefix": cfg.caption_prefix, "precision": precision,
+               "ssim": [cfg.ssim_size, cfg.ssim_low_size]}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12], payload
+
+
+def _read_parts(parts_dir: Path) -> pd.DataFrame:
+    files = sorted(parts_dir.glob("shard-*/part-*.parquet"))
+    if not files:
+        return pd.DataFrame(columns=SCORE_COLUMNS)
+    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return df.drop_duplicates(KEY, keep="last")
+
+
+def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_dir: Path,
+               shard: tuple[int, int] = (0, 1), scorer=None, progress: bool = True) -> int:
+    """Score this shard's rows not yet in ``parts_dir``; returns how many were scored now.
+
+    ``rows`` has ``caption_id, candidate, caption, path, status``; ``path`` is relative to ``root``
+    (or absolute when ``root`` is None). Rows whose status is not ``ok`` are recorded, not decoded.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    from synthvlm_repro.selection.clipscore import ClipScorer
+    from synthvlm_repro.selection.ssim import ssim_batch
+
+    rows = shard_rows(rows, shard)
+    done = _read_parts(parts_dir)
+    if len(done):
+        done_keys = set(zip(done["caption_id"], done["candidate"]))
+        rows = rows[[k not in done_keys for k in zip(rows["caption_id"], rows["candidate"])]]
+    rows = rows.reset_index(drop=True)
+    if rows.empty:
+        return 0
+    shard_dir = parts_dir / f"shard-{shard[0]:04d}-of-{shard[1]:04d}"
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    part_no = len(list(shard_dir.glob("part-*.parquet")))
+
+    skipped = rows[rows["status"] != "ok"]
+    todo = rows[rows["status"] == "ok"].reset_index(drop=True)
+    records = [_record(r, None, None, r.status, f"synthesis status {r.status!r}") for r in skipped.itertuples()]
+
+    def flush(final: bool = False) -> None:
+        nonlocal records, part_no
+        while records and (final or len(records) >= cfg.chunk_size):
+            chunk, records = records[: cfg.chunk_size], records[cfg.chunk_size:]
+            write_parquet(shard_dir / f"part-{part_no:06d}.parquet", pd.DataFrame(chunk, columns=SCORE_COLUMNS))
+            part_no += 1
+
+    if not todo.empty:
+        scorer = scorer or ClipScorer(cfg.clip_model, cfg.clip_pretrained, device, cfg.precision, cfg.caption_prefix)
+        backend = cfg.ssim_backend
+        if backend == "auto":
+            backend = "torch" if str(device).startswith("cuda") else "skimage"
+        paths = [Path(p) if root is None else Path(root) / p for p in todo["path"]]
+        dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage")
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers, collate_fn=_collate,
+                            pin_memory=str(device).startswith("cuda"),
+                            persistent_workers=False, prefetch_factor=4 if cfg.num_workers else None)
+        text_cache: dict[str, torch.Tensor] = {}
+        bar = tqdm(total=len(todo), desc=f"scoring shard {shard[0]}/{shard[1]}", unit="img", disable=not progress)
+        for batch in loader:
+            ok = [d for d in batch if d.status == "ok"]
+            for d in batch:
+                if d.status != "ok":
+                    records.append(_record(todo.iloc[d.index], None, None, d.status, d.error))
+            if ok:
+                captions = [todo.at[d.index, "caption"] for d in ok]
+                new = [c for c in dict.fromkeys(captions) if c not in text_cache]
+                feats = dict(zip(new, scorer.encode_texts(new))) if new else {}
+                text_cache = {c: text_cache.get(c, feats.get(c)) for c in captions}  # keep only this batch's
+                image_feats = scorer.encode_images(torch.stack([d.pixels for d in ok]))
+                text_feats = torch.stack([text_cache[c] for c in captions])
+                clip = scorer.clip_score(image_feats, text_feats).cpu().numpy()
+                if backend == "skimage":
+                    ssim = np.array([d.ssim for d in ok])
+                else:
+                    a = torch.from_numpy(np.stack([d.pair[0] for d in ok])).to(device, non_blocking=True)
+                    b = torch.from_numpy(np.stack([d.pair[1] for d in ok])).to(device, non_blocking=True)
+                    ssim = ssim_batch(a, b).cpu().numpy()
+                for d, c, s in zip(ok, clip, ssim):
+                    records.append(_record(todo.iloc[d.index], float(c), float(s), "ok", ""))
+            bar.update(len(batch))
+            flush()
+        bar.close()
+    flush(final=True)
+    return len(rows)
+
+
+def _record(row, clip: float | None, ssim: float | None, status: str, error: str) -> dict:
+    return {"caption_id": row.caption_id, "candidate": int(row.candidate), "caption": row.caption,
+            "path": str(row.path), "clip_score": np.nan if clip is None else clip,
+            "ssim": np.nan if ssim is None else ssim, "status": status, "error": error}
+
+
+def merge_scores(rows: pd.DataFrame, parts_dir: Path, ssim_weight: float) -> pd.DataFrame:
+    """All scored rows of ``rows`` (every shard must be done), with ``score = clip_score + λ·ssim``."""
+    scored = _read_parts(parts_dir)
+    merged = rows[KEY].merge(scored, on=KEY, how="left", indicator=True)
+    missing = merged["_merge"] != "both"
+    if missing.any():
+        first = merged[missing].iloc[0]
+        raise RuntimeError(f"{parts_dir}: {int(missing.sum())} of {len(rows)} pairs not scored yet (first: "
+                           f"{first.caption_id!r} #{first.candidate}); run the remaining shards")
+    merged = merged.drop(columns="_merge")
+    merged["score"] = merged["clip_score"] + ssim_weight * merged["ssim"]
+    cols = ["caption_id", "candidate", "caption", "path", "clip_score", "ssim", "score", "status", "error"]
+    return merged[cols].sort_values(KEY, kind="stable").reset_index(drop=True)
+
+
+def score_manifest(ctx, shard: tuple[int, int] | None = None, device: str | None = None,
+                   progress: bool = True) -> Path:
+    """Score this shard of the run's synthesis manifest; returns the parts folder for these settings."""
+    from synthvlm_repro.selection.clipscore import resolve_precision
+
+    cfg = ctx.cfg.selection
+    device = device or _shard_device(ctx.device)
+    fingerprint, payload = settings_fingerprint(cfg, resolve_precision(cfg.precision, device))
+    parts_dir = ctx.paths.selection / "score_parts" / fingerprint
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    write_json(parts_dir / "settings.json", payload)
+    rows = read_manifest(ctx.paths.synthesis_manifest)
+    score_rows(rows, ctx.paths.root, cfg, device, parts_dir, shard or parse_shard(None), progress=progress)
+    return parts_dir
+
+
+def _shard_device(device: str) -> str:
+    """Under torchrun each rank takes ``cuda:LOCAL_RANK``."""
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
+        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    return device
