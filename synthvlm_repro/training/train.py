@@ -8,6 +8,7 @@ and RNG states — LLaVA's stage-1 resume lacks them, its issue #1164).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -75,6 +76,31 @@ def load_stage_model(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int
     return load_llava(start, dtype=dtype)
 
 
+def start_fingerprint(paths: RunPaths, stage: int) -> list:
+    """Identity of what a stage starts from: stage 2 starts from stage 1's saved weights."""
+    if stage == 1:
+        return []
+    final = paths.stage1_dir / "final"
+    return sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in final.glob("*.safetensors"))
+
+
+def check_start_point(paths: RunPaths, stage: int, checkpoints: Path, resuming: bool) -> None:
+    """Refuse to resume stage 2 from checkpoints made on top of a different stage-1 model."""
+    record = checkpoints / "start.json"
+    now = start_fingerprint(paths, stage)
+    if resuming and record.exists() and json.loads(record.read_text()) != now:
+        raise RuntimeError(f"{checkpoints}: these checkpoints started from another stage-1 model than "
+                           f"{paths.stage1_dir / 'final'}; delete the folder to train stage {stage} afresh")
+    if not resuming:
+        write_json(record, now)
+
+
+def finished(checkpoint: Path) -> bool:
+    """True when a Trainer checkpoint was taken at the run's last step."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return state.get("max_steps", 0) > 0 and state["global_step"] >= state["max_steps"]
+
+
 def training_arguments(cfg: TrainingConfig, r: StageRecipe, out: Path, seed: int, device: str, world_size: int):
     from transformers import TrainingArguments
 
@@ -124,18 +150,28 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
     trainer = Trainer(model=model, args=args, train_dataset=dataset,
                       data_collator=LlavaCollator(processor.tokenizer.pad_token_id), callbacks=list(callbacks))
     last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
-    if last:
-        log.info("stage %d: resuming from %s", stage, last)
-    trainer.train(resume_from_checkpoint=last)
-
-    final = out / "final"
-    staging = out / ".final.tmp"
-    trainer.save_model(str(staging))  # gathers ZeRO-3 shards; written on the main process
+    check_start_point(paths, stage, Path(args.output_dir), resuming=last is not None)
+    final, staging = out / "final", out / ".final.tmp"
+    if last and finished(Path(last)):
+        # Trainer would run one step past max_steps when resumed from its own last checkpoint.
+        if (final / "config.json").exists():
+            log.info("stage %d: already trained (%s); keeping %s", stage, last, final)
+            return final
+        log.info("stage %d: training had finished at %s; saving it as %s", stage, last, final)
+        history = json.loads((Path(last) / "trainer_state.json").read_text())["log_history"]
+        if trainer.is_world_process_zero():
+            type(model).from_pretrained(last, dtype=dtype).save_pretrained(staging)
+    else:
+        if last:
+            log.info("stage %d: resuming from %s", stage, last)
+        trainer.train(resume_from_checkpoint=last)
+        history = trainer.state.log_history
+        trainer.save_model(str(staging))  # gathers ZeRO-3 shards; written on the main process
     if trainer.is_world_process_zero():
         processor.tokenizer.padding_side = "left"  # saved for generation
         processor.save_pretrained(staging)
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
-        write_json(out / "log_history.json", trainer.state.log_history)
+        write_json(out / "log_history.json", history)
     return final

@@ -1,0 +1,38 @@
+"""Loss curves of the two training stages from their ``log_history.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from synthvlm_repro.paths import RunPaths
+
+
+def read_losses(log_history: str | Path) -> tuple[list[int], list[float]]:
+    """``(steps, losses)`` of the training-loss entries of a Trainer ``log_history.json``."""
+    rows = json.loads(Path(log_history).read_text())
+    pairs = [(r["step"], r["loss"]) for r in rows if "loss" in r and "step" in r]
+    return [s for s, _ in pairs], [v for _, v in pairs]
+
+
+def plot_loss_curves(paths: RunPaths, smoke: bool = False) -> list[Path]:
+    """Plot each stage's loss vs optimizer step to ``figures/training_loss.{png,pdf}``; returns the files."""
+    import matplotlib.pyplot as plt
+
+    from synthvlm_repro.plotting import save_figure
+
+    stages = [(n, d / "log_history.json") for n, d in ((1, paths.stage1_dir), (2, paths.stage2_dir))]
+    stages = [(n, p) for n, p in stages if p.exists()]
+    if not stages:
+        raise FileNotFoundError(f"{paths.training}: no log_history.json yet; train first")
+    fig, axes = plt.subplots(1, len(stages), figsize=(5 * len(stages), 3.5), squeeze=False)
+    titles = {1: "stage 1: projector alignment", 2: "stage 2: instruction tuning"}
+    for ax, (n, path) in zip(axes[0], stages):
+        steps, losses = read_losses(path)
+        ax.plot(steps, losses, marker="o", markersize=3)
+        ax.set(title=titles[n], xlabel="optimizer step", ylabel="training loss")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    written = save_figure(fig, paths.figures / "training_loss", smoke=smoke)
+    plt.close(fig)
+    return written
