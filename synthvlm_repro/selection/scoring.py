@@ -30,6 +30,10 @@ MANIFEST_COLUMNS = ["caption_id", "candidate", "caption", "path", "status"]
 SCORE_COLUMNS = ["caption_id", "candidate", "caption", "path", "clip_score", "ssim", "status", "error"]
 
 
+class IncompleteScoresError(ValueError):
+    """Some pairs have not been scored yet (a shard is unfinished)."""
+
+
 # --------------------------------------------------------------------------- inputs
 
 
@@ -236,7 +240,7 @@ def merge_scores(rows: pd.DataFrame, parts_dir: Path, ssim_weight: float) -> pd.
     missing = merged["_merge"] != "both"
     if missing.any():
         first = merged[missing].iloc[0]
-        raise RuntimeError(f"{parts_dir}: {int(missing.sum())} of {len(rows)} pairs not scored yet (first: "
+        raise IncompleteScoresError(f"{parts_dir}: {int(missing.sum())} of {len(rows)} pairs not scored yet (first: "
                            f"{first.caption_id!r} #{first.candidate}); run the remaining shards")
     merged = merged.drop(columns="_merge")
     merged["score"] = merged["clip_score"] + ssim_weight * merged["ssim"]

@@ -1,0 +1,123 @@
+"""``synthvlm-repro selection {run,score,select,quality}``; also ``python -m synthvlm_repro.selection``
+(what ``torchrun`` starts on every rank)."""
+
+from __future__ import annotations
+
+import argparse
+
+from synthvlm_repro.cli_common import add_run_args, context_from_args
+
+EPILOG = """examples:
+  synthvlm-repro selection run --profile paper --run-dir /scratch/synthvlm
+  torchrun --nproc_per_node 8 -m synthvlm_repro.selection score --profile paper --run-dir /scratch/synthvlm
+  sbatch --array=0-15 --wrap 'synthvlm-repro selection score --profile paper --run-dir /scratch/synthvlm \\
+      --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT'
+  synthvlm-repro selection select --profile paper --run-dir /scratch/synthvlm --set selection.ssim_weight=0
+  synthvlm-repro selection quality /data/coco/captions_val2017.json --image-dir /data/coco/val2017
+Scoring resumes: rerun the same command after a crash and scored pairs are skipped."""
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from synthvlm_repro.selection.pipeline import run_stage
+
+    ctx = context_from_args(args)
+    scores, selected = run_stage(ctx, progress=not args.no_progress)
+    _print_summary(ctx, scores, selected)
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from synthvlm_repro.selection.scoring import parse_shard, score_manifest
+
+    ctx = context_from_args(args)
+    shard = parse_shard(args.shard)
+    parts = score_manifest(ctx, shard, device=args.device, progress=not args.no_progress)
+    print(f"shard {shard[0]}/{shard[1]} scored into {parts}; run `selection select` once every shard is done")
+    return 0
+
+
+def _cmd_select(args: argparse.Namespace) -> int:
+    from synthvlm_repro.selection.clipscore import resolve_precision
+    from synthvlm_repro.selection.pipeline import merge_and_write_scores
+    from synthvlm_repro.selection.scoring import settings_fingerprint
+    from synthvlm_repro.selection.select import run_selection
+
+    ctx = context_from_args(args)
+    fingerprint, _ = settings_fingerprint(ctx.cfg.selection, resolve_precision(ctx.cfg.selection.precision,
+                                                                                args.device or ctx.device))
+    scores = merge_and_write_scores(ctx, ctx.paths.selection / "score_parts" / fingerprint)
+    _print_summary(ctx, scores, run_selection(ctx, scores))
+    return 0
+
+
+def _cmd_quality(args: argparse.Namespace) -> int:
+    from synthvlm_repro.selection.quality import quality_table, score_dataset
+
+    ctx = context_from_args(args)
+    scores = score_dataset(ctx, args.dataset, args.image_dir, args.name, progress=not args.no_progress)
+    name = args.name or args.dataset
+    print(quality_table({name: scores}, ctx.cfg.selection.ssim_weight).to_string(index=False))
+    return 0
+
+
+def _print_summary(ctx, scores, selected) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in scores["status"].value_counts().items())
+    print(f"{ctx.paths.scores_parquet}: {len(scores)} pairs ({counts})")
+    print(f"{ctx.paths.llava_pretrain_json}: {len(selected)} selected, images in {ctx.paths.llava_image_folder}")
+
+
+def _common(parser: argparse.ArgumentParser, device: bool = True) -> None:
+    add_run_args(parser)
+    if device:
+        parser.add_argument("--device", default=None,
+                            help="torch device (default: the profile's; under torchrun cuda:LOCAL_RANK)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_arguments(actions) -> None:
+    """The selection actions, for ``synthvlm-repro selection`` and ``python -m synthvlm_repro.selection``."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    run = actions.add_parser("run", help="score every candidate, then select and export (one process)",
+                             description="Score all candidates of synthesis/manifest.parquet (resuming), write "
+                                         "selection/scores.parquet, select and export the LLaVA set.",
+                             epilog=EPILOG, formatter_class=fmt)
+    _common(run, device=False)
+    run.set_defaults(func=_cmd_run)
+
+    score = actions.add_parser("score", help="score one shard of the candidates (resumable)",
+                               description="Score one shard of synthesis/manifest.parquet into "
+                                           "selection/score_parts/; skips pairs already scored.",
+                               epilog=EPILOG, formatter_class=fmt)
+    _common(score)
+    score.add_argument("--shard", default=None, metavar="I/N",
+                       help="this process's shard, e.g. 3/8 (default: torchrun's RANK/WORLD_SIZE, else 0/1)")
+    score.set_defaults(func=_cmd_score)
+
+    select = actions.add_parser("select", help="merge the shards' scores, select, write the LLaVA set",
+                                description="Merge every shard's scores into selection/scores.parquet (fails if "
+                                            "one is unfinished), apply the selection rule, write "
+                                            "selected.parquet, llava_pretrain.json and selection/images/.",
+                                epilog=EPILOG, formatter_class=fmt)
+    _common(select)
+    select.set_defaults(func=_cmd_select)
+
+    quality = actions.add_parser("quality", help="score a real image-caption dataset for the quality table",
+                                 description="Score a real dataset (LLaVA JSON, COCO captions JSON or SynthVLM "
+                                             "[{id, caption, image}]) exactly as the candidates; writes "
+                                             "selection/quality/<name>.parquet and prints the quality table.",
+                                 epilog=EPILOG, formatter_class=fmt)
+    _common(quality, device=False)
+    quality.add_argument("dataset", help="the dataset's JSON file")
+    quality.add_argument("--image-dir", default=None, help="folder the JSON's image paths are relative to "
+                                                            "(default: the JSON's folder)")
+    quality.add_argument("--name", default=None, help="name of the set in the table (default: the JSON's stem)")
+    quality.set_defaults(func=_cmd_quality)
+
+
+def register(subparsers) -> None:
+    """Add ``selection`` with its actions to the ``synthvlm-repro`` command."""
+    parser = subparsers.add_parser("selection", help="stage 03: CLIPScore + SSIM scoring and selection",
+                                   description="Stage 03: score synthetic pairs by CLIPScore + λ·SSIM and select "
+                                               "the LLaVA pretraining set.", epilog=EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser.add_subparsers(dest="action", required=True, metavar="ACTION"))

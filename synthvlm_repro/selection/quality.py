@@ -1,0 +1,118 @@
+"""Data-quality report: CLIPScore, SSIM and the weighted score of the candidates, the selected set and
+any real image–caption dataset, next to the paper's data-quality table (paper.md §3.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from synthvlm_repro.atomic import write_parquet
+
+# paper.md §3.1: CLIPScore and SSIM from the "awesome data-synthesis" list's SynthVLM entry, the
+# weighted value for SynthVLM-100K from the argminai summary; the other weighted values are computed.
+PAPER_QUALITY = pd.DataFrame([
+    {"dataset": "COCO-Caption", "clip_score": 0.31, "ssim": 0.73, "weighted": 0.675, "weighted_printed": False},
+    {"dataset": "BLIP-LCS", "clip_score": 0.32, "ssim": 0.75, "weighted": 0.695, "weighted_printed": False},
+    {"dataset": "ShareGPT4V", "clip_score": 0.32, "ssim": 0.79, "weighted": 0.715, "weighted_printed": False},
+    {"dataset": "SynthVLM-100K (curated)", "clip_score": 0.36, "ssim": 0.86, "weighted": 0.79,
+     "weighted_printed": True},
+])
+
+
+def summarize(df: pd.DataFrame, ssim_weight: float) -> dict:
+    """Counts and mean/median of clip_score, ssim and clip_score + λ·ssim over the readable pairs."""
+    ok = df[df["status"] == "ok"]
+    weighted = ok["clip_score"] + ssim_weight * ok["ssim"]
+    out = {"n": len(ok), "unreadable": int(len(df) - len(ok))}
+    for name, col in (("clip_score", ok["clip_score"]), ("ssim", ok["ssim"]), ("weighted", weighted)):
+        out[f"{name}_mean"] = float(col.mean()) if len(ok) else float("nan")
+        out[f"{name}_median"] = float(col.median()) if len(ok) else float("nan")
+    return out
+
+
+def quality_table(sets: dict[str, pd.DataFrame], ssim_weight: float) -> pd.DataFrame:
+    """One row per scored set (``source`` = this run) followed by the paper's rows (``source`` = paper)."""
+    ours = [{"dataset": name, "source": "this run", **summarize(df, ssim_weight)} for name, df in sets.items()]
+    paper = [{"dataset": r.dataset, "source": "paper §3.1" + ("" if r.weighted_printed else " (weighted computed)"),
+              "clip_score_mean": r.clip_score, "ssim_mean": r.ssim, "weighted_mean": r.weighted}
+             for r in PAPER_QUALITY.itertuples()]
+    cols = ["dataset", "source", "n", "unreadable", "clip_score_mean", "clip_score_median", "ssim_mean",
+            "ssim_median", "weighted_mean", "weighted_median"]
+    return pd.DataFrame(ours + paper).reindex(columns=cols)
+
+
+# --------------------------------------------------------------------------- real datasets
+
+
+def _sample(rows: list[dict], limit: int | None, seed: int) -> list[dict]:
+    """A seeded sample of ``limit`` rows chosen by a hash of each id (independent of file order)."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    key = lambda r: hashlib.sha256(f"{seed}\x1fquality\x1f{r['caption_id']}".encode()).digest()  # noqa: E731
+    return sorted(rows, key=key)[:limit]
+
+
+def load_pairs(path: str | Path, image_dir: str | Path | None = None, limit: int | None = None,
+               seed: int = 0) -> pd.DataFrame:
+    """Image–caption pairs of a real dataset, in the scorer's row format with absolute image paths.
+
+    Reads LLaVA's JSON (``[{id, image, conversations}]``, caption = first ``gpt`` turn), COCO captions
+    (``{images, annotations}``, the first caption of each image) or SynthVLM's ``[{id, caption, image}]``.
+    ``image_dir`` defaults to the JSON's folder.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: quality dataset not found")
+    image_dir = Path(image_dir) if image_dir else path.parent
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    rows = []
+    if isinstance(data, dict) and {"images", "annotations"} <= data.keys():
+        files = {img["id"]: img["file_name"] for img in data["images"]}
+        seen = set()
+        for ann in sorted(data["annotations"], key=lambda a: a.get("id", 0)):
+            if ann["image_id"] in seen or ann["image_id"] not in files:
+                continue
+            seen.add(ann["image_id"])
+            rows.append({"caption_id": str(ann["image_id"]), "caption": ann["caption"].strip(),
+                         "image": files[ann["image_id"]]})
+    elif isinstance(data, list):
+        for i, rec in enumerate(data):
+            if not isinstance(rec, dict) or "image" not in rec:
+                raise ValueError(f"{path}: row {i}: expected an object with 'image' (LLaVA or SynthVLM format)")
+            if "conversations" in rec:
+                caption = next((t["value"] for t in rec["conversations"] if t.get("from") == "gpt"), None)
+            else:
+                caption = rec.get("caption")
+            if not isinstance(caption, str):
+                raise ValueError(f"{path}: row {i}: no caption (a 'gpt' turn or a 'caption' field)")
+            rows.append({"caption_id": str(rec.get("id", i)), "caption": caption.strip(), "image": rec["image"]})
+    else:
+        raise ValueError(f"{path}: expected LLaVA JSON (a list) or COCO captions ({{images, annotations}})")
+    rows = _sample(rows, limit, seed)
+    df = pd.DataFrame(rows, columns=["caption_id", "caption", "image"])
+    df = df.drop_duplicates("caption_id").sort_values("caption_id", kind="stable").reset_index(drop=True)
+    return pd.DataFrame({"caption_id": df["caption_id"], "candidate": 0, "caption": df["caption"],
+                         "path": [str((image_dir / p).resolve()) for p in df["image"]], "status": "ok"})
+
+
+def score_dataset(ctx, path: str | Path, image_dir: str | Path | None = None, name: str | None = None,
+                  progress: bool = True) -> pd.DataFrame:
+    """Score a real dataset exactly as the candidates (resumable); writes ``selection/quality/<name>.parquet``."""
+    from synthvlm_repro.selection.clipscore import resolve_precision
+    from synthvlm_repro.selection.scoring import merge_scores, score_rows, settings_fingerprint
+
+    cfg = ctx.cfg.selection
+    rows = load_pairs(path, image_dir, cfg.quality_limit, ctx.cfg.seed)
+    name = name or Path(path).stem
+    fingerprint, _ = settings_fingerprint(cfg, resolve_precision(cfg.precision, ctx.device))
+    parts_dir = ctx.paths.selection / "quality" / f"{name}-{fingerprint}"
+    score_rows(rows, None, cfg, ctx.device, parts_dir, (0, 1), progress=progress)
+    scores = merge_scores(rows, parts_dir, cfg.ssim_weight)
+    write_parquet(ctx.paths.selection / "quality" / f"{name}.parquet", scores)
+    return scores
