@@ -41,21 +41,24 @@ def make_run(root, with_images=True):
     write_parquet(root / "selection/scores.parquet", scores_df)
     best = scores_df.sort_values("score", ascending=False).drop_duplicates("caption_id").head(5)
     write_parquet(root / "selection/selected.parquet", best.assign(rank=range(1, len(best) + 1)))
+    write_parquet(root / "selection/quality/coco.parquet", scores_df.assign(clip_score=0.25, ssim=0.5))
     write_json(root / "captions/funnel.json", [{"step": "input", "kept": 256, "dropped": 0},
                                                {"step": "special_characters", "kept": 240, "dropped": 16},
                                                {"step": "llm_judge", "kept": 200, "dropped": 40}])
     grid = [{"steps": s, "guidance_scale": g, "refiner": r, "clip_score": 0.3 + 0.001 * s + 0.002 * g}
             for s in (20, 40, 60) for g in (5.0, 10.0, 20.0) for r in (True, False)]
-    write_parquet(root / "synthesis/grid_search.parquet", pd.DataFrame(grid))
+    write_parquet(root / "synthesis/grid.parquet", pd.DataFrame(grid))
     for stage in (1, 2):
         write_json(root / f"training/stage{stage}/log_history.json",
                    [{"loss": 2.0, "step": 1, "epoch": 0.5}, {"loss": 1.5, "step": 2, "epoch": 1.0},
                     {"train_runtime": 4.0, "train_samples_per_second": 2.0, "step": 2, "epoch": 1.0}])
     rows = [("gqa", "testdev", "accuracy", 12.5, 8), ("pope", "adversarial", "f1", 40.0, 10),
-            ("pope", "random", "f1", 50.0, 10), ("pope", "all", "accuracy", 45.0, 20),
-            ("mme", "all", "perception", 700.0, 28), ("mme", "all", "cognition", 200.0, 8),
-            ("mmlu", "overall", "accuracy", 25.0, 40), ("mmlu", "stem", "accuracy", 20.0, 10),
-            ("mmlu", "humanities", "accuracy", 30.0, 10)]
+            ("pope", "random", "f1", 50.0, 10), ("pope", "random", "accuracy", 45.0, 10),
+            ("pope", "random", "yes_ratio", 0.5, 10), ("mme", "test/OCR", "score", 90.0, 4),
+            ("mme", "test", "perception", 700.0, 28), ("mme", "test", "cognition", 200.0, 8),
+            ("vqav2", "test-dev", "submission_rows", 30.0, 30),
+            ("mmlu", "test_5shot", "accuracy", 25.0, 40), ("mmlu", "test_5shot/stem", "accuracy", 20.0, 10),
+            ("mmlu", "test_5shot/humanities", "accuracy", 30.0, 10)]
     results = pd.DataFrame(rows, columns=["benchmark", "split", "metric", "value", "n"])
     results["model"], results["checkpoint"] = "tiny", "training/stage2/final"
     (root / "evaluation").mkdir(parents=True, exist_ok=True)
@@ -89,6 +92,7 @@ def test_benchmark_and_mmlu_tables_pick_headline_numbers(ctx):
     assert bench.loc["pope", "this run"] == pytest.approx(45.0)  # n-weighted mean of the split F1s
     assert bench.loc["mme", "this run"] == 700.0 and bench.loc["mme", "LLaVA-1.5-7B"] == 1510.7
     assert np.isnan(bench.loc["gqa", "SynthVLM-7B (paper)"])
+    assert "vqav2" not in bench.index  # only a submission file: nothing to compare
     mmlu = tables.mmlu_table(ctx.paths)
     assert list(mmlu["category"]) == ["overall", "stem", "humanities"]
     assert mmlu.iloc[0]["SynthVLM-7B (paper)"] == 41.2 and np.isnan(mmlu.iloc[1]["SynthVLM-7B (paper)"])
@@ -116,6 +120,7 @@ def test_every_figure_is_written_with_fixed_names(ctx, tiny):
     quality = by_name["data_quality"].table.set_index("dataset")
     assert quality.loc["this run: selected", "n"] == 5 and quality.loc["this run: original images", "n"] == 8
     assert quality.loc["SynthVLM-100K", "clip_score"] == 0.36
+    assert quality.loc["this run: coco (real)", "weighted"] == pytest.approx(0.5)
     grid = by_name["example_grid"].table
     assert len(grid) == 3 and grid["clip_original"].between(0, 1).all()
     throughput = pd.read_csv(out / "throughput_table.csv")
@@ -147,7 +152,8 @@ def test_preference_figure_from_judgment_files(ctx):
     table = result.table.set_index("judge")
     assert table.loc["alice", "win_rate"] == pytest.approx(70.0)
     assert table.loc["alice", "ci_low"] < 70 < table.loc["alice", "ci_high"]
-    assert table.loc["Human", "win_rate"] == 75.8 and table.loc["Human", "source"] == "paper [AWL]"
+    assert table.loc["Human", "win_rate"] == 75.8 and table.loc["Human", "source"].startswith("paper [AWL]")
+    assert 73 < table.loc["Human", "ci_low"] < 75.8 < table.loc["Human", "ci_high"] < 78.5
 
 
 def test_unknown_figure_name_is_rejected(ctx):

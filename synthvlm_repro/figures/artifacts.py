@@ -73,8 +73,14 @@ def load_manifest(paths: RunPaths) -> pd.DataFrame:
 
 
 def load_grid_search(paths: RunPaths) -> pd.DataFrame:
-    """``synthesis/grid_search.parquet``: ``steps, guidance_scale, refiner, clip_score``."""
-    return read_parquet(paths.synthesis / "grid_search.parquet", ["steps", "guidance_scale", "refiner", "clip_score"])
+    """The generation grid search: ``steps, guidance_scale, refiner, clip_score`` per caption or per setting
+    (stage 02 writes ``synthesis/grid.parquet``; ``grid_search.parquet`` is accepted too)."""
+    columns = ["steps", "guidance_scale", "refiner", "clip_score"]
+    for name in ("grid.parquet", "grid_search.parquet"):
+        if (paths.synthesis / name).exists():
+            return read_parquet(paths.synthesis / name, columns)
+    raise MissingInput(f"{paths.synthesis / 'grid.parquet'} not found (run `synthvlm-repro synthesize grid` or "
+                       "the grid-search cell of 02_sdxl_synthesis)")
 
 
 def load_funnel(paths: RunPaths) -> pd.DataFrame:

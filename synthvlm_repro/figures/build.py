@@ -74,8 +74,7 @@ class FigureBuilder:
         if self._encoder is None:
             from synthvlm_repro.figures.embeddings import ClipEncoder
 
-            sel = self.cfg.selection
-            self._encoder = ClipEncoder.load(sel.clip_model, sel.clip_pretrained, device=self.ctx.device)
+            self._encoder = ClipEncoder.from_config(self.cfg.selection, device=self.ctx.device)
         return self._encoder
 
     def _save_kwargs(self) -> dict:
@@ -89,7 +88,8 @@ class FigureBuilder:
         pairs = preference_pairs(self.cfg, self.paths, limit=self.cfg.figures.preference_pairs)
         pairs["clip_original"] = self.encoder.clip_scores(list(pairs["original"]), list(pairs["caption"]))
         pairs["clip_synthetic"] = self.encoder.clip_scores(list(pairs["synthetic"]), list(pairs["caption"]))
-        pairs["ssim_original"] = [resize_ssim(p) for p in pairs["original"]]
+        sel = self.cfg.selection
+        pairs["ssim_original"] = [resize_ssim(p, sel.ssim_size, sel.ssim_low_size) for p in pairs["original"]]
         return pairs
 
     # ---- one method per figure; each returns written files and optionally a table

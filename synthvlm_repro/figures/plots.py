@@ -65,7 +65,7 @@ def plot_example_grid(pairs: pd.DataFrame, out: Path, smoke: bool, dpi: int = 15
     """Original vs synthetic image per caption with CLIPScores and sizes, like the official repo's
     ``demo/imagecmp.jpg``. ``pairs`` needs ``caption, original, synthetic, clip_original, clip_synthetic``."""
     n = len(pairs)
-    fig, axes = plt.subplots(n, 2, figsize=(6, 3.1 * n), squeeze=False)
+    fig, axes = plt.subplots(n, 2, figsize=(6, 2.7 * n), squeeze=False)
     for row, pair in enumerate(pairs.itertuples(index=False)):
         for col, (kind, path, score) in enumerate((("original", pair.original, pair.clip_original),
                                                    ("synthetic", pair.synthetic, pair.clip_synthetic))):
@@ -159,6 +159,7 @@ def plot_preference(table: pd.DataFrame, out: Path, smoke: bool, dpi: int = 150,
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(table) + 1.5))
     labels = [f"{j} ({s})" for j, s in zip(table["judge"], table["source"])]
     colors = [RUN_COLOR if s == "this run" else PAPER_COLOR for s in table["source"]]
+    labels = [f"{j} (paper)" if s.startswith("paper") else f"{j} ({s})" for j, s in zip(table["judge"], table["source"])]
     values = table["win_rate"].to_numpy(dtype=float)
     err = np.array([values - table["ci_low"].to_numpy(dtype=float), table["ci_high"].to_numpy(dtype=float) - values])
     ax.barh(labels, values, color=colors, xerr=np.nan_to_num(err), capsize=3)

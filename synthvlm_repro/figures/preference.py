@@ -96,8 +96,11 @@ def win_rates(judgments: pd.DataFrame) -> pd.DataFrame:
 def preference_table(judgments: pd.DataFrame) -> pd.DataFrame:
     """This run's win rates followed by the paper's (GPT-4V, InternVL2, Human on 1K samples)."""
     run = win_rates(judgments).assign(source="this run")
-    paper = [{"judge": name, "n": reference_value("preference", name, "n"),
-              "win_rate": reference_value("preference", name, "win_rate"), "source": "paper [AWL]"}
-             for name in ("GPT-4V", "InternVL2", "Human")]
+    paper = []
+    for name in ("GPT-4V", "InternVL2", "Human"):
+        n, rate = reference_value("preference", name, "n"), reference_value("preference", name, "win_rate")
+        low, high = wilson_interval(rate / 100 * n, int(n))  # computed here from the published rate and n
+        paper.append({"judge": name, "n": n, "win_rate": rate, "ci_low": 100 * low, "ci_high": 100 * high,
+                      "source": "paper [AWL]; CI computed"})
     return pd.concat([run, pd.DataFrame(paper)], ignore_index=True)[
         ["judge", "source", "n", "wins", "losses", "ties", "win_rate", "ci_low", "ci_high"]]

@@ -18,10 +18,12 @@ from synthvlm_repro.figures.reference import reference_rows, reference_value
 from synthvlm_repro.paths import RunPaths
 
 RUN = "this run"
-# The number LLaVA-1.5's table reports per benchmark, in order of preference among results.csv metrics.
+# The number LLaVA-1.5's table reports per benchmark, in order of preference among results.csv metrics
+# (stage 05's names: POPE f1 per split, MME perception total, MMBench circular accuracy).
 HEADLINE_METRICS = {"pope": ("f1", "accuracy"), "mme": ("perception", "score", "total"),
-                    "mmbench": ("circular_accuracy", "accuracy")}
-DEFAULT_METRICS = ("accuracy", "acc", "exact_match", "vqa_accuracy", "score")
+                    "mmbench": ("accuracy_circular", "accuracy_single", "accuracy")}
+DEFAULT_METRICS = ("accuracy", "acc", "vqa_accuracy", "exact_match", "score")
+NOT_SCORES = ("submission_rows", "yes_ratio")  # counts and ratios, not percent
 AGGREGATE_SPLITS = ("all", "overall", "total", "average", "avg", "")
 MMLU_CATEGORIES = ("stem", "humanities", "social_sciences", "other")
 
@@ -84,8 +86,9 @@ def _quality_row(name: str, source: str, clip, ssim, weight: float, n: int) -> d
 def data_quality_table(paths: RunPaths, ssim_weight: float, originals: pd.DataFrame | None = None) -> pd.DataFrame:
     """Mean CLIPScore / SSIM / weighted score of this run's data beside the paper's table (paper.md §3.1).
 
-    Rows: the run's selected pairs, all scored candidates, and (if given, with ``clip_score`` and
-    ``ssim`` columns) the original images of the same captions; then the published rows.
+    Rows: the run's selected pairs, all scored candidates, (if given, with ``clip_score`` and ``ssim``
+    columns) the original images of the same captions, each real dataset stage 03 scored into
+    ``selection/quality/<name>.parquet``; then the published rows.
     """
     rows = []
     try:
@@ -100,6 +103,12 @@ def data_quality_table(paths: RunPaths, ssim_weight: float, originals: pd.DataFr
     if originals is not None and len(originals):
         rows.append(_quality_row(f"{RUN}: original images", RUN, originals["clip_score"].mean(),
                                  originals["ssim"].mean(), ssim_weight, len(originals)))
+    for path in sorted((paths.root / "selection" / "quality").glob("*.parquet")):  # stage 03's real-data scores
+        real = pd.read_parquet(path)
+        real = real[real["status"] == "ok"] if "status" in real.columns else real
+        if {"clip_score", "ssim"} <= set(real.columns) and len(real):
+            rows.append(_quality_row(f"{RUN}: {path.stem} (real)", RUN, real["clip_score"].mean(),
+                                     real["ssim"].mean(), ssim_weight, len(real)))
     ref = reference_rows("data_quality").pivot(index="row", columns="column", values="value")
     src = reference_rows("data_quality").groupby("row")["source"].agg(lambda s: "/".join(sorted({x for x in s if x})))
     for name in ref.index:
@@ -111,8 +120,13 @@ def data_quality_table(paths: RunPaths, ssim_weight: float, originals: pd.DataFr
 # --------------------------------------------------------------------------- benchmarks
 
 
-def _headline(group: pd.DataFrame, benchmark: str) -> tuple[str, float, float]:
+def _headline(group: pd.DataFrame, benchmark: str) -> tuple[str, float, float] | None:
+    """(metric, value, n) of one benchmark: the aggregate split if there is one, else the n-weighted
+    mean over top-level splits (``split/category`` rows are breakdowns and are left out)."""
+    group = group[~group["metric"].isin(NOT_SCORES) & ~group["split"].fillna("").astype(str).str.contains("/")]
     metrics = list(group["metric"].unique())
+    if not metrics:
+        return None
     wanted = HEADLINE_METRICS.get(benchmark, ()) + DEFAULT_METRICS
     metric = next((m for m in wanted if m in metrics), metrics[0])
     rows = group[group["metric"] == metric]
@@ -134,16 +148,22 @@ def benchmark_table(paths: RunPaths) -> pd.DataFrame:
         raise MissingInput(f"{paths.results_csv}: no VQA benchmark rows (only MMLU)")
     rows = []
     for benchmark, group in results.groupby("benchmark", sort=True):
-        metric, value, n = _headline(group, benchmark)
+        headline = _headline(group, benchmark)
+        if headline is None:  # e.g. only a submission file for an online-scored test split
+            continue
+        metric, value, n = headline
         rows.append({"benchmark": benchmark, "metric": metric, RUN: value, "n": n,
                      "SynthVLM-7B (paper)": reference_value("benchmarks", "SynthVLM-7B", benchmark) or float("nan"),
                      "LLaVA-1.5-7B": reference_value("benchmarks", "LLaVA-1.5-7B", benchmark) or float("nan"),
                      "LLaVA-1.5-13B": reference_value("benchmarks", "LLaVA-1.5-13B", benchmark) or float("nan")})
+    if not rows:
+        raise MissingInput(f"{paths.results_csv}: no locally scored benchmark (only submission files)")
     return pd.DataFrame(rows)
 
 
 def mmlu_table(paths: RunPaths) -> pd.DataFrame:
-    """MMLU accuracy (%) per category (results.csv rows with ``benchmark == "mmlu"``, ``split`` = category)
+    """MMLU accuracy (%) per category (results.csv rows with ``benchmark == "mmlu"``, ``split`` =
+    ``<setting>`` for all subjects and ``<setting>/<category>``)
     beside the paper's SynthVLM-7B and LLaVA-1.5-7B numbers (overall only; categories were not found)."""
     results = load_results(paths)
     mmlu = results[results["benchmark"] == "mmlu"]
@@ -154,7 +174,8 @@ def mmlu_table(paths: RunPaths) -> pd.DataFrame:
     mmlu = mmlu[mmlu["metric"] == metric]
     rows = []
     for split, group in mmlu.groupby(mmlu["split"].fillna("overall").astype(str), sort=False):
-        category = "overall" if split.lower() in AGGREGATE_SPLITS else split
+        # stage 05 writes "test_5shot" (all subjects) and "test_5shot/<category>"
+        category = split.split("/", 1)[1] if "/" in split else "overall"
         rows.append({"category": category, RUN: float(group["value"].iloc[0]), "n": float(group["n"].iloc[0]),
                      "SynthVLM-7B (paper)": reference_value("mmlu", "SynthVLM-7B", category) or float("nan"),
                      "LLaVA-1.5-7B (paper)": reference_value("mmlu", "LLaVA-1.5-7B", category) or float("nan")})
