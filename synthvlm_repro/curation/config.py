@@ -6,7 +6,7 @@ Defaults are the paper's (appendix Table 1, ``../shared/reference/paper.md`` §1
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from synthvlm_repro.stage_config import StageConfig
 
@@ -65,3 +65,11 @@ class CurationConfig(StageConfig):
     judge_max_new_tokens: int = Field(5, ge=1)
     lm_batch_size: int = Field(16, ge=1)  # perplexity LM batches
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 on cuda, fp32 on cpu
+
+    @field_validator("judge_mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value):
+        """YAML reads a bare ``off`` as ``False`` (and ``on`` as ``True``)."""
+        if value is False:
+            return "off"
+        return "filter" if value is True else value

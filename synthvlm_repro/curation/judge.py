@@ -24,6 +24,13 @@ def parse_verdict(answer: str) -> str:
     return match.group(1).lower() if match else "unparsed"
 
 
+def judge_keeps(verdicts, record_only: bool = False):
+    """Boolean mask of captions the judge lets through: only "yes", or all of them in record-only mode."""
+    import numpy as np
+
+    return np.array([record_only or v == "yes" for v in verdicts], dtype=bool)
+
+
 def judge_message(caption: str) -> str:
     """The user turn: the paper's instruction, then the caption as the prompt to evaluate."""
     return f"{JUDGE_PROMPT}\n\nPrompt: {caption}"

@@ -242,7 +242,7 @@ def _perplexity(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
 
 
 def _judge(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
-    from synthvlm_repro.curation.judge import JUDGE_PROMPT, CaptionJudge
+    from synthvlm_repro.curation.judge import JUDGE_PROMPT, CaptionJudge, judge_keeps
 
     if cfg.judge_mode == "off" or not cfg.judge_model:
         funnel.skip("judge", "curation.judge_mode is off" if cfg.judge_mode == "off" else "no judge_model")
@@ -254,7 +254,7 @@ def _judge(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
     _model_step(funnel, cache_root, "judge", identity, judge, list(range(len(funnel.kept))),
                 funnel.kept.column("caption").to_pylist(), cfg.judge_batch_size,
                 {"judge_answer": None, "judge_verdict": None},
-                lambda cols: np.array([record_only or v == "yes" for v in cols["judge_verdict"]], dtype=bool),
+                lambda cols: judge_keeps(cols["judge_verdict"], record_only),
                 lambda cols, i: f"judge answered {cols['judge_answer'][i]!r}")
     if record_only:
         log.info("judge ran in record-only mode: answers kept in judge_answer / judge_verdict, nothing dropped")
