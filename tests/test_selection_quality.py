@@ -1,0 +1,94 @@
+"""Stage 03 quality report: real-dataset readers, scoring them like the candidates, the table with the
+paper's values, the plots and the pair browser."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from synthvlm_repro.run_context import prepare_run
+from synthvlm_repro.selection.quality import PAPER_QUALITY, load_pairs, quality_table, score_dataset, summarize
+from synthvlm_repro.selection.ssim import ssim_skimage
+
+
+@pytest.fixture
+def real_set(tmp_path):
+    """Five images with LLaVA-format and COCO-format caption files pointing at them."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    llava, coco_images, coco_anns = [], [], []
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 255, (60 + 10 * i, 80, 3), dtype=np.uint8)).save(folder / f"{i}.jpg")
+        llava.append({"id": f"l{i}", "image": f"{i}.jpg", "conversations": [
+            {"from": "human", "value": "Describe the image concisely.\n<image>"},
+            {"from": "gpt", "value": f"caption number {i}"}]})
+        coco_images.append({"id": i, "file_name": f"{i}.jpg"})
+        coco_anns += [{"id": 10 * i + 1, "image_id": i, "caption": f"first caption {i} "},
+                      {"id": 10 * i + 2, "image_id": i, "caption": f"second caption {i}"}]
+    (tmp_path / "llava.json").write_text(json.dumps(llava))
+    (tmp_path / "coco.json").write_text(json.dumps({"images": coco_images, "annotations": coco_anns}))
+    return tmp_path
+
+
+def test_readers(real_set):
+    llava = load_pairs(real_set / "llava.json", real_set / "imgs")
+    assert list(llava.caption_id) == [f"l{i}" for i in range(5)]
+    assert llava.caption[2] == "caption number 2" and llava.path[2] == str((real_set / "imgs/2.jpg").resolve())
+    coco = load_pairs(real_set / "coco.json", real_set / "imgs")
+    assert list(coco.caption) == [f"first caption {i}" for i in range(5)]  # first caption per image, stripped
+    sample = load_pairs(real_set / "coco.json", real_set / "imgs", limit=3, seed=1)
+    assert len(sample) == 3 and sample.equals(load_pairs(real_set / "coco.json", real_set / "imgs", limit=3, seed=1))
+    (real_set / "bad.json").write_text(json.dumps([{"id": 1, "conversations": []}]))
+    with pytest.raises(ValueError, match=r"bad.json: row 0: expected an object with 'image'"):
+        load_pairs(real_set / "bad.json")
+
+
+def test_score_dataset_and_table(real_set, tiny):
+    ctx = prepare_run("smoke", real_set / "run", ["selection.quality_limit=4", "selection.batch_size=3"])
+    scores = score_dataset(ctx, real_set / "llava.json", real_set / "imgs", name="llava", progress=False)
+    assert len(scores) == 4 and (scores.status == "ok").all()
+    assert (ctx.paths.selection / "quality" / "llava.parquet").exists()
+    for row in scores.itertuples():
+        assert row.ssim == pytest.approx(ssim_skimage(Image.open(row.path), 96, 42), abs=1e-4)
+    table = quality_table({"llava": scores}, 0.5)
+    ours = table[table.dataset == "llava"].iloc[0]
+    assert ours.n == 4 and ours.ssim_mean == pytest.approx(scores.ssim.mean())
+    assert ours.weighted_mean == pytest.approx((scores.clip_score + 0.5 * scores.ssim).mean())
+    paper = table[table.source.str.startswith("paper")].set_index("dataset")
+    assert len(paper) == len(PAPER_QUALITY)
+    assert paper.loc["SynthVLM-100K (curated)", "weighted_mean"] == 0.79
+    assert paper.loc["COCO-Caption", "ssim_mean"] == 0.73
+
+
+def test_summarize_counts_unreadable():
+    df = pd.DataFrame({"clip_score": [0.2, 0.4, np.nan], "ssim": [0.5, 0.7, np.nan],
+                       "status": ["ok", "ok", "corrupt"]})
+    out = summarize(df, 0.5)
+    assert out["n"] == 2 and out["unreadable"] == 1
+    assert out["weighted_mean"] == pytest.approx(0.6) and out["clip_score_median"] == pytest.approx(0.3)
+
+
+def test_plots_and_browser(real_set, tiny):
+    import ipywidgets
+
+    from synthvlm_repro.plotting import save_figure
+    from synthvlm_repro.selection.report import pair_browser, plot_distributions, plot_extremes
+
+    ctx = prepare_run("smoke", real_set / "run", ["selection.quality_limit=5"])
+    scores = score_dataset(ctx, real_set / "llava.json", real_set / "imgs", name="llava", progress=False)
+    written = save_figure(plot_distributions({"llava": scores}, 0.5), ctx.paths.figures / "dist", smoke=True)
+    written += save_figure(plot_extremes(scores, None, 0.5, n=2), ctx.paths.figures / "grid", smoke=True)
+    assert all(p.stat().st_size > 1000 for p in written) and len(written) == 4
+    browser = pair_browser(scores, None, 0.5)
+    (sort_by, descending, index), image, info = browser.children[0].children, *browser.children[1:]
+    assert isinstance(browser, ipywidgets.VBox)
+    best = scores.assign(s=scores.clip_score + 0.5 * scores.ssim).sort_values("s", ascending=False)
+    assert image.value == open(best.path.iloc[0], "rb").read()
+    descending.value = False
+    assert image.value == open(best.path.iloc[-1], "rb").read()
+    sort_by.value = "ssim"
+    index.value = 1
+    assert scores.sort_values("ssim").caption_id.iloc[1] in info.value
