@@ -116,6 +116,16 @@ def test_batched_left_padded_answers_equal_batch_size_one(fixtures, llava):
     assert processor.tokenizer.padding_side == "left"
 
 
+def test_prompt_ids_match_llavas_piecewise_tokenisation(fixtures, llava):
+    _, processor = llava
+    for name in ("gqa", "mmbench", "textvqa"):
+        q = next(iter(get_benchmark(name).questions(fixtures, CFG).values()))[0]
+        assert inference.check_tokenization(processor, q), name
+    ids = inference.piecewise_ids(processor.tokenizer, "a <image> b", 3)
+    image_id = processor.tokenizer.convert_tokens_to_ids("<image>")
+    assert ids[0] == processor.tokenizer.bos_token_id and ids.count(image_id) == 3
+
+
 def test_answers_resume_after_a_torn_line_and_shards_merge(fixtures, llava, tmp_path):
     model, processor = llava
     qs = get_benchmark("gqa").questions(fixtures, CFG)["testdev_balanced"]

@@ -8,6 +8,7 @@ crash is dropped. :func:`merge_shards` joins the shard files in question order (
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -16,8 +17,9 @@ from tqdm.auto import tqdm
 
 from synthvlm_repro.atomic import atomic_open
 from synthvlm_repro.evaluation.benchmarks import Question
-from synthvlm_repro.evaluation.prompting import expand_to_square, question_prompt
+from synthvlm_repro.evaluation.prompting import IMAGE_TOKEN, expand_to_square, question_prompt
 
+log = logging.getLogger(__name__)
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
@@ -88,12 +90,39 @@ def generate_batch(model, processor, questions: Sequence[Question], max_new_toke
     return [t.strip() for t in texts], prompts
 
 
+def piecewise_ids(tokenizer, prompt: str, n_image_tokens: int) -> list[int]:
+    """Prompt ids as LLaVA's ``tokenizer_image_token`` makes them (and stage 04 trains on): BOS, then the
+    text around ``<image>`` tokenised piece by piece, with ``n_image_tokens`` image ids in between."""
+    image_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    ids = [tokenizer.bos_token_id]
+    for k, chunk in enumerate(prompt.split(IMAGE_TOKEN)):
+        if k:
+            ids += [image_id] * n_image_tokens
+        ids += tokenizer(chunk, add_special_tokens=False).input_ids
+    return ids
+
+
+def check_tokenization(processor, question: Question) -> bool:
+    """True when the processor tokenises a prompt exactly as LLaVA's piecewise rule; logs a warning if not
+    (a SentencePiece tokenizer may add a prefix space per piece: answers could then differ from LLaVA's)."""
+    prompt = question_prompt(question.text)
+    image = expand_to_square(question.load_image(), processor.image_processor.image_mean)
+    ids = processor(images=[image], text=[prompt], return_tensors="pt")["input_ids"][0].tolist()
+    n = ids.count(processor.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+    same = ids == piecewise_ids(processor.tokenizer, prompt, n)
+    if not same:
+        log.warning("prompt tokenisation differs from LLaVA's piecewise tokenizer_image_token for %s", question.qid)
+    return same
+
+
 def answer_questions(model, processor, questions: Sequence[Question], out_path: Path, max_new_tokens: int,
                      batch_size: int = 1, aspect_ratio: str = "pad", desc: str = "answers") -> dict[str, dict]:
     """Answer the questions not yet in ``out_path``, appending after every batch; returns all answers."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done = read_answers(out_path)
     todo = [q for q in questions if q.qid not in done]
+    if todo:
+        check_tokenization(processor, todo[0])
     with open(out_path, "a", encoding="utf-8") as fh, tqdm(total=len(questions), initial=len(questions) - len(todo),
                                                             desc=desc, unit="q") as bar:
         for start in range(0, len(todo), batch_size):
