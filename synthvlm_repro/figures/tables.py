@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from synthvlm_repro.atomic import write_text
@@ -32,8 +33,13 @@ MMLU_CATEGORIES = ("stem", "humanities", "social_sciences", "other")
 
 
 def _fmt(value) -> str:
-    if isinstance(value, float):
-        return "–" if math.isnan(value) else f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:.1f}"
+    """Numbers for humans: NaN as –, whole numbers without decimals, small ones to 3 places."""
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return "–"
+        if float(value).is_integer():
+            return str(int(value))
+        return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:.1f}"
     return str(value)
 
 
