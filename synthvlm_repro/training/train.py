@@ -25,6 +25,31 @@ from synthvlm_repro.training.data import LlavaCollator, LlavaDataset, check_labe
 log = logging.getLogger(__name__)
 
 
+def _trainer_class():
+    from transformers import Trainer
+
+    class LlavaTrainer(Trainer):
+        """``Trainer`` whose checkpoints can be resumed.
+
+        transformers 5 saves Llava weights under llava-hf's original key names (``language_model.model.*``)
+        but resumes with a plain ``load_state_dict`` on the current names, which silently loads nothing and
+        restarts from the initial weights. Checkpoints are therefore written in the current layout; only the
+        final export (``export_original_format``) uses llava-hf's names, for lmms-eval and older readers.
+        """
+
+        export_original_format = False
+
+        def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+            output_dir = output_dir or self.args.output_dir
+            os.makedirs(output_dir, exist_ok=True)
+            model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
+            model.save_pretrained(output_dir, state_dict=state_dict, is_main_process=self.args.should_save,
+                                  save_original_format=self.export_original_format)
+            torch.save(self.args, os.path.join(output_dir, "training_args.bin"))
+
+    return LlavaTrainer
+
+
 def stage_dir(paths: RunPaths, stage: int) -> Path:
     return paths.stage1_dir if stage == 1 else paths.stage2_dir
 
@@ -121,7 +146,6 @@ def training_arguments(cfg: TrainingConfig, r: StageRecipe, out: Path, seed: int
 def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0, device: str = "cpu",
                 callbacks: tuple = ()) -> Path:
     """Train one stage (resuming if it has checkpoints); returns the saved ``training/stage{N}/final``."""
-    from transformers import Trainer
     from transformers.trainer_utils import get_last_checkpoint
 
     r = recipe(cfg, stage)
@@ -147,7 +171,7 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     args = training_arguments(cfg, r, out / "checkpoints", seed, device, world_size)
     processor.tokenizer.padding_side = "right"
-    trainer = Trainer(model=model, args=args, train_dataset=dataset,
+    trainer = _trainer_class()(model=model, args=args, train_dataset=dataset,
                       data_collator=LlavaCollator(processor.tokenizer.pad_token_id), callbacks=list(callbacks))
     last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
     check_start_point(paths, stage, Path(args.output_dir), resuming=last is not None)
@@ -166,6 +190,7 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
             log.info("stage %d: resuming from %s", stage, last)
         trainer.train(resume_from_checkpoint=last)
         history = trainer.state.log_history
+        trainer.export_original_format = True
         trainer.save_model(str(staging))  # gathers ZeRO-3 shards; written on the main process
     if trainer.is_world_process_zero():
         processor.tokenizer.padding_side = "left"  # saved for generation
