@@ -2,6 +2,7 @@
 paper's values, the plots and the pair browser."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,8 +43,13 @@ def test_readers(real_set):
     sample = load_pairs(real_set / "coco.json", real_set / "imgs", limit=3, seed=1)
     assert len(sample) == 3 and sample.equals(load_pairs(real_set / "coco.json", real_set / "imgs", limit=3, seed=1))
     (real_set / "bad.json").write_text(json.dumps([{"id": 1, "conversations": []}]))
-    with pytest.raises(ValueError, match=r"bad.json: row 0: expected an object with 'image'"):
+    with pytest.raises(ValueError, match=r"bad.json: no image-caption pairs"):
         load_pairs(real_set / "bad.json")
+    (real_set / "bad.json").write_text(json.dumps([{"id": 1, "image": "0.jpg", "conversations": []}]))
+    with pytest.raises(ValueError, match=r"bad.json: row 0: no caption"):
+        load_pairs(real_set / "bad.json")
+    sample = load_pairs("sample")  # the kit's drawn sample images: only rows that have one
+    assert len(sample) == 20 and all(Path(p).exists() for p in sample.path)
 
 
 def test_score_dataset_and_table(real_set, tiny):

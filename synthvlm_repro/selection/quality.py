@@ -41,7 +41,8 @@ def quality_table(sets: dict[str, pd.DataFrame], ssim_weight: float) -> pd.DataF
              for r in PAPER_QUALITY.itertuples()]
     cols = ["dataset", "source", "n", "unreadable", "clip_score_mean", "clip_score_median", "ssim_mean",
             "ssim_median", "weighted_mean", "weighted_median"]
-    return pd.DataFrame(ours + paper).reindex(columns=cols)
+    table = pd.DataFrame(ours + paper).reindex(columns=cols)
+    return table.astype({"n": "Int64", "unreadable": "Int64"})
 
 
 # --------------------------------------------------------------------------- real datasets
@@ -61,8 +62,12 @@ def load_pairs(path: str | Path, image_dir: str | Path | None = None, limit: int
 
     Reads LLaVA's JSON (``[{id, image, conversations}]``, caption = first ``gpt`` turn), COCO captions
     (``{images, annotations}``, the first caption of each image) or SynthVLM's ``[{id, caption, image}]``.
-    ``image_dir`` defaults to the JSON's folder.
+    ``image_dir`` defaults to the JSON's folder. ``path="sample"`` is the kit's sample captions with drawn images.
     """
+    if str(path) == "sample":
+        from synthvlm_repro.sample_data import sample_captions_path, sample_data_dir
+
+        path, image_dir = sample_captions_path(), image_dir or sample_data_dir()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: quality dataset not found")
@@ -83,8 +88,10 @@ def load_pairs(path: str | Path, image_dir: str | Path | None = None, limit: int
                          "image": files[ann["image_id"]]})
     elif isinstance(data, list):
         for i, rec in enumerate(data):
-            if not isinstance(rec, dict) or "image" not in rec:
-                raise ValueError(f"{path}: row {i}: expected an object with 'image' (LLaVA or SynthVLM format)")
+            if not isinstance(rec, dict):
+                raise ValueError(f"{path}: row {i}: expected an object (LLaVA or SynthVLM format)")
+            if "image" not in rec:  # text-only rows (as in LLaVA's SFT mix) have nothing to score
+                continue
             if "conversations" in rec:
                 caption = next((t["value"] for t in rec["conversations"] if t.get("from") == "gpt"), None)
             else:
@@ -94,6 +101,8 @@ def load_pairs(path: str | Path, image_dir: str | Path | None = None, limit: int
             rows.append({"caption_id": str(rec.get("id", i)), "caption": caption.strip(), "image": rec["image"]})
     else:
         raise ValueError(f"{path}: expected LLaVA JSON (a list) or COCO captions ({{images, annotations}})")
+    if not rows:
+        raise ValueError(f"{path}: no image-caption pairs (no row has an 'image')")
     rows = _sample(rows, limit, seed)
     df = pd.DataFrame(rows, columns=["caption_id", "caption", "image"])
     df = df.drop_duplicates("caption_id").sort_values("caption_id", kind="stable").reset_index(drop=True)
@@ -109,7 +118,7 @@ def score_dataset(ctx, path: str | Path, image_dir: str | Path | None = None, na
 
     cfg = ctx.cfg.selection
     rows = load_pairs(path, image_dir, cfg.quality_limit, ctx.cfg.seed)
-    name = name or Path(path).stem
+    name = name or ("sample images" if str(path) == "sample" else Path(path).stem)
     fingerprint, _ = settings_fingerprint(cfg, resolve_precision(cfg.precision, ctx.device))
     parts_dir = ctx.paths.selection / "quality" / f"{name}-{fingerprint}"
     score_rows(rows, None, cfg, ctx.device, parts_dir, (0, 1), progress=progress)
