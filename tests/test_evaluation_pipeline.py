@@ -214,6 +214,17 @@ def test_run_writes_tidy_results_and_submissions(tmp_path):
         answer(ctx2)
 
 
+def test_limit_keeps_whole_mme_pairs_and_mmbench_rotations(tmp_path):
+    from synthvlm_repro.evaluation.run import benchmark_questions
+    from synthvlm_repro.run_context import prepare_run
+
+    ctx = prepare_run("smoke", tmp_path / "run", ["evaluation.limit=1"])
+    assert [q.qid for q in benchmark_questions(ctx, "mmbench")["dev"]] == ["0/r0", "0/r1", "0/r2", "0/r3"]
+    mme = [q.qid for q in benchmark_questions(ctx, "mme")["test"]]
+    assert mme == ["commonsense_reasoning/r1/0", "commonsense_reasoning/r1/1"]
+    assert len(benchmark_questions(ctx, "pope")["random"]) == 1
+
+
 def test_paper_profile_without_data_dir_is_a_clear_error(tmp_path):
     from synthvlm_repro.evaluation.run import data_root
     from synthvlm_repro.run_context import prepare_run

@@ -122,6 +122,10 @@ class Benchmark:
     def questions(self, root: Path, cfg) -> dict[str, list[Question]]:
         raise NotImplementedError
 
+    def group_of(self, qid: str) -> str:
+        """Questions scored together (MME image pairs, MMBench rotations); ``limit`` keeps whole groups."""
+        return qid
+
     def score(self, root: Path, split: str, answers: dict[str, str], cfg) -> list[Score]:
         raise NotImplementedError
 
@@ -237,6 +241,9 @@ class POPE(Benchmark):
 class MME(Benchmark):
     name, folder = "mme", "MME/MME_Benchmark_release_version"
 
+    def group_of(self, qid):
+        return qid.rsplit("/", 1)[0]  # <category>/<image stem>
+
     def _rows(self, root):
         base = root / self.folder
         if not base.is_dir():
@@ -279,6 +286,9 @@ class MME(Benchmark):
 
 class MMBench(Benchmark):
     name, folder = "mmbench", "mmbench"
+
+    def group_of(self, qid):
+        return qid.rsplit("/", 1)[0]  # <index>/r<rotation>
 
     def _table(self, root):
         import pandas as pd

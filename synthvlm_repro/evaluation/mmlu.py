@@ -30,19 +30,27 @@ def extract_language_model(llava_dir: str, out_dir: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoProcessor, LlavaForConditionalGeneration
 
     marker = out_dir / ".extracted_from"
-    if marker.exists() and marker.read_text() == str(llava_dir):
+    source = _identity(Path(llava_dir))
+    if marker.exists() and marker.read_text() == source:
         return out_dir
     llava = LlavaForConditionalGeneration.from_pretrained(llava_dir, dtype="auto")
     with torch.device("meta"):
         lm = AutoModelForCausalLM.from_config(llava.config.text_config, dtype=llava.dtype)
     lm.model.load_state_dict(llava.model.language_model.state_dict(), assign=True)
     lm.lm_head.load_state_dict(llava.lm_head.state_dict(), assign=True)
-    lm.tie_weights() if lm.config.tie_word_embeddings else None
+    if lm.config.tie_word_embeddings:
+        lm.tie_weights()
     lm.generation_config = llava.generation_config
     lm.save_pretrained(out_dir)
     AutoProcessor.from_pretrained(llava_dir).tokenizer.save_pretrained(out_dir)
-    write_text(marker, str(llava_dir))
+    write_text(marker, source)
     return out_dir
+
+
+def _identity(llava_dir: Path) -> str:
+    """The checkpoint's path plus size and mtime of its files: a retrained checkpoint is re-extracted."""
+    files = sorted(p for p in llava_dir.glob("*") if p.is_file()) if llava_dir.is_dir() else []
+    return json.dumps([str(llava_dir)] + [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files])
 
 
 def convert_hendrycks_csv(data_dir: Path, out_dir: Path) -> Path:

@@ -65,15 +65,15 @@ def answers_dir(ctx: RunContext) -> Path:
 
 def benchmark_questions(ctx: RunContext, name: str) -> dict[str, list[Question]]:
     """Questions per split of one benchmark, cut to ``evaluation.limit`` (MMBench: whole rotation groups)."""
-    splits = get_benchmark(name).questions(data_root(ctx), ctx.cfg.evaluation)
+    bench = get_benchmark(name)
+    splits = bench.questions(data_root(ctx), ctx.cfg.evaluation)
     limit = ctx.cfg.evaluation.limit
     if limit is None:
         return splits
     out = {}
     for split, qs in splits.items():
-        groups = list(dict.fromkeys(q.qid.split("/r")[0] for q in qs))[:limit]
-        keep = set(groups)
-        out[split] = [q for q in qs if q.qid.split("/r")[0] in keep]
+        keep = set(list(dict.fromkeys(bench.group_of(q.qid) for q in qs))[:limit])
+        out[split] = [q for q in qs if bench.group_of(q.qid) in keep]
     return out
 
 
