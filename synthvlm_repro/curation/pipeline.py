@@ -7,6 +7,7 @@ run on the survivors. Every dropped row lands in ``rejected.parquet`` with the s
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthvlm_repro.atomic import write_json, write_parquet
+from synthvlm_repro.atomic import write_json, write_parquet, write_text
 from synthvlm_repro.curation.dedup import exact_duplicates, near_duplicates
 from synthvlm_repro.curation.readers import RowValidator, read_chunks
 from synthvlm_repro.curation.rules import load_flagged_words, map_ordered, rule_filters, score_captions
@@ -111,6 +112,7 @@ def _read_and_rule_filter(cfg, source: Path, funnel: _Funnel, progress: bool) ->
         if not good:
             continue
         rows, ids, raw, images = zip(*good)
+        texts = raw if texts is None else texts
         table = pa.table({
             "id": pa.array(ids, pa.string()),
             "caption": pa.array(texts, pa.string()),
@@ -290,13 +292,12 @@ def write_outputs(result: CurationResult, paths) -> None:
     records = []
     for cid, caption, image in zip(*(result.curated.column(c).to_pylist() for c in ("id", "caption", "image"))):
         records.append({"id": cid, "caption": caption, **({"image": image} if image else {})})
-    write_json(paths.caption_json, records)
+    # json.dumps (one shot) runs the C encoder; json.dump with an indent is ~10x slower on 1M records.
+    write_text(paths.caption_json, json.dumps(records, ensure_ascii=False) + "\n")
     write_json(paths.funnel_json, result.funnel)
 
 
 def read_outputs(paths) -> CurationResult:
     """The artifacts of a finished stage-01 run, for notebooks and later stages."""
-    import json
-
     return CurationResult(pq.read_table(paths.curated_parquet), pq.read_table(paths.rejected_parquet),
                           json.loads(paths.funnel_json.read_text()))

@@ -77,10 +77,11 @@ def load_flagged_words(path: str | os.PathLike | None = None, lang: str = "en") 
 
 
 def score_captions(captions: Sequence[str], normalize: bool, flagged: frozenset[str], char_rep_len: int = 10,
-                   word_rep_len: int = 10) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Normalise (optionally) and compute the rule statistics of one chunk; runs in worker processes."""
-    texts = normalize_captions(captions) if normalize else list(captions)
-    return texts, caption_stats(texts, flagged, char_rep_len, word_rep_len)
+                   word_rep_len: int = 10) -> tuple[list[str] | None, dict[str, np.ndarray]]:
+    """Normalise (optionally) and compute the rule statistics of one chunk; runs in worker processes.
+    Returns ``(normalised texts or None when not normalising, stats)``: unchanged texts are not sent back."""
+    texts = normalize_captions(captions) if normalize else captions
+    return (texts if normalize else None), caption_stats(texts, flagged, char_rep_len, word_rep_len)
 
 
 def map_ordered(fn: Callable[..., R], items: Iterable[T], select: Callable[[T], object] = lambda x: x,
