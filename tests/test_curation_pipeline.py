@@ -103,6 +103,16 @@ def test_bad_rows_fail_clearly_or_are_quarantined_and_old_outputs_survive(tmp_pa
     assert result.funnel[0] == {"step": "read", "kept": 2, "dropped": 1}
 
 
+def test_a_pool_where_everything_is_dropped_still_writes_every_output(tmp_path):
+    src = tmp_path / "pool.csv"
+    src.write_text("id,caption\nx,!!!! ????\ny,shit happens to this fucking car in the rain\n")
+    result, paths = run(tmp_path, [f"curation.source={src}", "curation.judge_mode=filter"])
+    assert len(result.curated) == 0 and json.loads(paths.caption_json.read_text()) == []
+    assert result.rejected.column("reason").to_pylist() == ["alnum_ratio", "flagged_words_ratio"]
+    assert any(s.startswith("judge: no captions left") for s in result.skipped)
+    assert pq.read_table(paths.curated_parquet).num_rows == 0
+
+
 def test_dedup_keeps_the_earliest_and_normalises_text():
     assert dedup_key("A  Dog!") == dedup_key("a dog") == "a dog"
     assert exact_duplicates(["x", "y", "z"], ["A dog!", "a cat", "a  DOG"]) == [None, None, "x"]

@@ -95,7 +95,7 @@ def _read_and_rule_filter(cfg, source: Path, funnel: _Funnel, progress: bool) ->
     scorer = partial(score_captions, normalize=cfg.normalize, flagged=load_flagged_words(cfg.flagged_words_file),
                      char_rep_len=cfg.char_rep_len, word_rep_len=cfg.word_rep_len)
     validator = RowValidator(source, cfg.skip_bad_rows)
-    image_root = Path(cfg.image_root).expanduser() if cfg.image_root else source.parent
+    image_root = (Path(cfg.image_root).expanduser() if cfg.image_root else source.parent).resolve()
     raw_chunks = read_chunks(source, cfg.source_format, cfg.chunk_rows)
     checked = (validator.check(chunk) for chunk in raw_chunks)
     counts = {"good": 0, "bad": 0, **{f.stat: 0 for f in filters}}
@@ -271,14 +271,17 @@ def curate(cfg, paths, device: str = "cpu", seed: int = 0, progress: bool = True
     cache_root = paths.captions / "cache"
     _read_and_rule_filter(cfg, source, funnel, progress)
     _dedup(cfg, funnel, seed, progress)
-    _perplexity(cfg, funnel, cache_root, device)
-    _image_text(cfg, funnel, cache_root, device)
-    _judge(cfg, funnel, cache_root, device)
+    for name, model_step in (("perplexity", _perplexity), ("image_text", _image_text), ("judge", _judge)):
+        if len(funnel.kept):
+            model_step(cfg, funnel, cache_root, device)
+        else:  # never load a 70B judge for nothing
+            funnel.skip(name, "no captions left")
     if cfg.max_captions is not None:
         keep = np.arange(len(funnel.kept)) < cfg.max_captions
         funnel.step("max_captions", keep, detail=lambda i: f"beyond the first {cfg.max_captions} survivors")
     rejected = (pa.concat_tables(funnel.rejected, promote_options="default") if funnel.rejected
-                else funnel.kept.schema.empty_table().append_column("reason", pa.array([], pa.string())))
+                else funnel.kept.schema.empty_table().append_column("reason", pa.array([], pa.string()))
+                .append_column("detail", pa.array([], pa.string())))
     rejected = rejected.sort_by("row")
     result = CurationResult(funnel.kept, rejected, funnel.steps, funnel.skipped)
     write_outputs(result, paths)
