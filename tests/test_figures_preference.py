@@ -151,3 +151,5 @@ def test_run_judge_appends_and_resumes(judge, pairs, tmp_path):
     again = run_judge(judge, pairs.head(3), out)  # only the new pair is judged
     assert len(again) == 3 and len(read_jsonl(out)) == 3
     assert set(again["winner"]) <= {"synthetic", "original", "tie"}
+    rates = win_rates(load_judgments([out])).iloc[0]
+    assert rates["n"] == 3 and rates["left_pick_rate"] == pytest.approx(position_bias(again))

@@ -81,6 +81,8 @@ def win_rates(judgments: pd.DataFrame) -> pd.DataFrame:
     """Per judge: wins, losses, ties, n and the synthetic win rate in % with its 95% Wilson interval.
 
     Ties count half a win (the paper does not say how it handled ties; the tie count is reported).
+    ``left_pick_rate`` (automatic judges asked in both orders): share of answers naming the left image,
+    0.5 = no position bias.
     """
     rows = []
     for judge, group in judgments.groupby("judge", sort=True):
@@ -88,9 +90,13 @@ def win_rates(judgments: pd.DataFrame) -> pd.DataFrame:
         wins, losses, ties = (int(counts.get(k, 0)) for k in WINNERS)
         n = wins + losses + ties
         low, high = wilson_interval(wins + 0.5 * ties, n)
+        picks = [p for pair in group["picked_left"] if isinstance(pair, list) for p in pair] \
+            if "picked_left" in group.columns else []
         rows.append({"judge": judge, "wins": wins, "losses": losses, "ties": ties, "n": n,
-                     "win_rate": 100 * (wins + 0.5 * ties) / n, "ci_low": 100 * low, "ci_high": 100 * high})
-    return pd.DataFrame(rows, columns=["judge", "wins", "losses", "ties", "n", "win_rate", "ci_low", "ci_high"])
+                     "win_rate": 100 * (wins + 0.5 * ties) / n, "ci_low": 100 * low, "ci_high": 100 * high,
+                     "left_pick_rate": sum(picks) / len(picks) if picks else float("nan")})
+    return pd.DataFrame(rows, columns=["judge", "wins", "losses", "ties", "n", "win_rate", "ci_low", "ci_high",
+                                       "left_pick_rate"])
 
 
 def preference_table(judgments: pd.DataFrame) -> pd.DataFrame:
@@ -103,4 +109,4 @@ def preference_table(judgments: pd.DataFrame) -> pd.DataFrame:
         paper.append({"judge": name, "n": n, "win_rate": rate, "ci_low": 100 * low, "ci_high": 100 * high,
                       "source": "paper [AWL]; CI computed"})
     return pd.concat([run, pd.DataFrame(paper)], ignore_index=True)[
-        ["judge", "source", "n", "wins", "losses", "ties", "win_rate", "ci_low", "ci_high"]]
+        ["judge", "source", "n", "wins", "losses", "ties", "win_rate", "ci_low", "ci_high", "left_pick_rate"]]
