@@ -52,7 +52,7 @@ def test_sample_funnel_drops_the_deliberately_bad_captions(rules_only):
 def test_funnel_counts_chain_and_survivors_respect_thresholds(rules_only):
     result, paths = rules_only
     steps = result.funnel
-    assert [s["step"] for s in steps] == ["read", "alnum_ratio", "char_rep_ratio", "flagged_words_ratio",
+    assert [s["step"] for s in steps] == ["read", "normalize", "alnum_ratio", "char_rep_ratio", "flagged_words_ratio",
                                           "special_char_ratio", "word_rep_ratio", "exact_dedup", "near_dedup"]
     for prev, cur in zip(steps, steps[1:]):
         assert cur["kept"] == prev["kept"] - cur["dropped"]
@@ -111,6 +111,19 @@ def test_a_pool_where_everything_is_dropped_still_writes_every_output(tmp_path):
     assert result.rejected.column("reason").to_pylist() == ["alnum_ratio", "flagged_words_ratio"]
     assert any(s.startswith("judge: no captions left") for s in result.skipped)
     assert pq.read_table(paths.curated_parquet).num_rows == 0
+
+
+def test_normalisation_is_applied_and_a_caption_emptied_by_it_is_rejected(tmp_path):
+    src = tmp_path / "pool.jsonl"
+    rows = [{"id": "ok", "caption": "A “quoted” sign—painted on an old brick wall, next to a door."},
+            {"id": "gone", "caption": "\x07\x08"}]
+    src.write_text("\n".join(json.dumps(r) for r in rows))
+    result, _ = run(tmp_path, RULES_ONLY + [f"curation.source={src}"])
+    assert result.curated.column("caption").to_pylist() == [
+        'A "quoted" sign - painted on an old brick wall, next to a door.']
+    assert result.curated.column("caption_raw").to_pylist() == [rows[0]["caption"]]
+    assert result.rejected.to_pylist()[0]["reason"] == "normalize"
+    assert result.funnel[1] == {"step": "normalize", "kept": 1, "dropped": 1}
 
 
 def test_dedup_keeps_the_earliest_and_normalises_text():

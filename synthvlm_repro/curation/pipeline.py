@@ -98,7 +98,7 @@ def _read_and_rule_filter(cfg, source: Path, funnel: _Funnel, progress: bool) ->
     image_root = (Path(cfg.image_root).expanduser() if cfg.image_root else source.parent).resolve()
     raw_chunks = read_chunks(source, cfg.source_format, cfg.chunk_rows)
     checked = (validator.check(chunk) for chunk in raw_chunks)
-    counts = {"good": 0, "bad": 0, **{f.stat: 0 for f in filters}}
+    counts = {"good": 0, "bad": 0}
     kept_parts = []
     bar = tqdm(desc="rule filters", unit="caption", disable=not progress)
     for (good, bad), (texts, stats) in map_ordered(scorer, checked, select=lambda gb: [g[2] for g in gb[0]],
@@ -121,26 +121,25 @@ def _read_and_rule_filter(cfg, source: Path, funnel: _Funnel, progress: bool) ->
             "caption_raw": pa.array(raw, pa.string()),
             **{name: pa.array(stats[name]) for name in STAT_COLUMNS},
         })
+        checks = [(f.stat, f.passes(stats[f.stat]), lambda i, f=f: f.describe(stats[f.stat][i])) for f in filters]
+        if cfg.normalize:  # ftfy can strip a caption of control characters down to nothing
+            checks.insert(0, ("normalize", np.array([bool(t.strip()) for t in texts]),
+                              lambda i: "empty after normalisation"))
         alive = np.ones(len(table), dtype=bool)
-        reason = np.empty(len(table), dtype=object)
-        for f in filters:
-            failed = alive & ~f.passes(stats[f.stat])
-            reason[failed] = f.stat
-            counts[f.stat] += int(failed.sum())
-            alive &= ~failed
-        dead = np.flatnonzero(~alive)
-        for f in filters:
-            idx = dead[reason[dead] == f.stat]
-            funnel.reject(table.take(idx), f.stat, [f.describe(stats[f.stat][i]) for i in idx])
+        for name, passed, describe in checks:
+            idx = np.flatnonzero(alive & ~passed)
+            funnel.reject(table.take(idx), name, [describe(i) for i in idx])
+            counts[name] = counts.get(name, 0) + len(idx)
+            alive[idx] = False
         kept_parts.append(table.filter(pa.array(alive)))
         bar.update(len(good) + len(bad))
     bar.close()
     funnel.kept = pa.concat_tables(kept_parts) if kept_parts else _empty_survivors()
     remaining = counts["good"]
     funnel.steps.append({"step": "read", "kept": remaining, "dropped": counts["bad"]})
-    for f in filters:
-        remaining -= counts[f.stat]
-        funnel.steps.append({"step": f.stat, "kept": remaining, "dropped": counts[f.stat]})
+    for name in (["normalize"] if cfg.normalize else []) + [f.stat for f in filters]:
+        remaining -= counts.get(name, 0)
+        funnel.steps.append({"step": name, "kept": remaining, "dropped": counts.get(name, 0)})
 
 
 def _dedup(cfg, funnel: _Funnel, seed: int, progress: bool) -> None:
