@@ -165,3 +165,21 @@ def test_missing_captions_say_run_stage_01(tmp_path):
     ctx = prepare_run("smoke", tmp_path / "empty", SMALL)
     with pytest.raises(FileNotFoundError, match="run stage 01"):
         synthesize(ctx, progress=False)
+
+
+@pytest.mark.slow
+def test_notebook_in_the_smoke_pipeline(smoke_run):
+    paths, record = smoke_run
+    status = {nb.notebook: nb.status for nb in record.notebooks}
+    assert status.get("02_sdxl_synthesis.ipynb") == "ok", status
+    frame = pd.read_parquet(paths.synthesis_manifest)
+    import json
+
+    from synthvlm_repro.config import load_config
+
+    cfg = load_config("smoke").synthesis
+    n_captions = min(cfg.limit, len(json.loads(paths.caption_json.read_text())))
+    assert len(frame) == cfg.repeat * n_captions and set(frame["status"]) == {"ok"}
+    assert all((paths.root / p).exists() for p in frame["path"])
+    assert (paths.figures / "synthesis_samples.png").exists() and (paths.figures / "synthesis_grid.png").exists()
+    assert len(pd.read_parquet(paths.synthesis / "grid.parquet")) > 0

@@ -74,11 +74,17 @@ def test_sigkill_mid_run_then_resume_is_complete_and_identical(tmp_path, referen
     assert not list((run_dir / "synthesis").rglob("*.tmp"))  # no half-written file left behind
 
 
-def test_torchrun_two_cpu_ranks_split_without_overlap_and_match(tmp_path, reference):
+def test_torchrun_two_cpu_ranks_split_without_overlap_and_match(tmp_path, reference, monkeypatch):
+    """Through the notebook's launcher: a detached torchrun job whose log is streamed back."""
+    from synthvlm_repro.synthesis.launch import launch_torchrun
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     run_dir = seed_run_dir(tmp_path / "torchrun")
-    proc = run_module(run_dir, sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                      "--master_port", "29533")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    overrides = [a for a in ARGS[2:] if a not in ("--set", "--no-progress")]
+    lines = []
+    code = launch_torchrun("smoke", run_dir, overrides, nproc=2, echo=lines.append, poll_s=0.2)
+    assert code == 0, "\n".join(lines)[-3000:]
+    assert "manifest:" in "\n".join(lines)  # the rank that finished last merged and said so
     frame = pd.read_parquet(run_dir / "synthesis" / "manifest.parquet")
     assert sorted(frame["shard"].unique()) == ["00000-of-00002", "00001-of-00002"]
     assert len(frame) == N_CAPTIONS and not frame.duplicated(["caption_id", "candidate"]).any()

@@ -1,8 +1,8 @@
 """Grid search over steps x guidance x refiner, scored by CLIPScore (paper appendix §2.1).
 
-The paper chose its SDXL settings by maximising CLIPScore on 1k random captions. The scorer here is
-the official one's definition (open_clip, "A photo depicts " prefix, 77-token truncation, raw clipped
-cosine); it should become a call to stage 03's scorer (``synthvlm_repro.selection``) once both exist.
+The paper chose its SDXL settings by maximising CLIPScore on 1k random captions. Scores come from
+stage 03's scorer (``synthvlm_repro.selection.clipscore``: the official definition, raw clipped
+cosine) with the ``selection`` section's model, so the grid optimises what selection will rank by.
 """
 
 from __future__ import annotations
@@ -17,33 +17,17 @@ from synthvlm_repro.synthesis.images import to_uint8
 from synthvlm_repro.synthesis.pipelines import ImageGenerator
 from synthvlm_repro.synthesis.plan import item_seed, load_captions
 
-PROMPT_PREFIX = "A photo depicts "
+def clip_scores(scorer, images: list[np.ndarray], captions: list[str], batch_size: int = 64) -> np.ndarray:
+    """Stage 03's CLIPScore (raw clipped cosine) of rendered arrays, without writing them to disk first."""
+    import torch
+    from PIL import Image
 
-
-class ClipScorer:
-    """Raw clipped cosine between an image and ``"A photo depicts " + caption`` (official CLIPScore / 2.5)."""
-
-    def __init__(self, model: str, pretrained: str | None, device: str = "cpu", batch_size: int = 64):
-        from synthvlm_repro.models import load_open_clip
-
-        self.clip, self.preprocess, self.tokenizer = load_open_clip(model, pretrained, device=device)
-        self.device, self.batch_size = device, batch_size
-
-    def __call__(self, images: list[np.ndarray], captions: list[str]) -> np.ndarray:
-        import torch
-        from PIL import Image
-
-        scores = []
-        with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                chunk = slice(start, start + self.batch_size)
-                pixels = torch.stack([self.preprocess(Image.fromarray(to_uint8(im))) for im in images[chunk]])
-                tokens = self.tokenizer([PROMPT_PREFIX + c for c in captions[chunk]])
-                img = self.clip.encode_image(pixels.to(self.device)).float()
-                txt = self.clip.encode_text(tokens.to(self.device)).float()
-                cos = torch.nn.functional.cosine_similarity(img, txt, dim=-1)
-                scores.append(cos.clamp(min=0).cpu().numpy())
-        return np.concatenate(scores) if scores else np.zeros(0)
+    out = []
+    for start in range(0, len(images), batch_size):
+        chunk = slice(start, start + batch_size)
+        pixels = torch.stack([scorer.preprocess(Image.fromarray(to_uint8(im))) for im in images[chunk]])
+        out.append(scorer.clip_score(scorer.encode_images(pixels), scorer.encode_texts(captions[chunk])).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def grid_search(ctx: RunContext, n_captions: int | None = None, progress: bool = True):
@@ -53,6 +37,7 @@ def grid_search(ctx: RunContext, n_captions: int | None = None, progress: bool =
     from tqdm.auto import tqdm
 
     from synthvlm_repro.atomic import write_parquet
+    from synthvlm_repro.selection.clipscore import ClipScorer
 
     cfg, sel = ctx.cfg.synthesis, ctx.cfg.selection
     captions = load_captions(ctx.paths.caption_json)
@@ -65,9 +50,10 @@ def grid_search(ctx: RunContext, n_captions: int | None = None, progress: bool =
     total = len(refiners) * len(cfg.grid_steps) * len(cfg.grid_guidance) * n
     bar = tqdm(total=total, desc="grid", unit="img", disable=not progress)
     records = []
-    scorer = ClipScorer(sel.clip_model, sel.clip_pretrained, ctx.device)
+    scorer = ClipScorer(sel.clip_model, sel.clip_pretrained, ctx.device, sel.precision, sel.caption_prefix)
+    full = ImageGenerator.from_config(cfg, ctx.device, use_refiner=any(refiners))
     for use_refiner in refiners:
-        generator = ImageGenerator.from_config(cfg, ctx.device, use_refiner=use_refiner)
+        generator = full if use_refiner else ImageGenerator(full.pipe, None, full.settings, full.vae_upcast)
         for steps in cfg.grid_steps:
             for guidance in cfg.grid_guidance:
                 settings = generator.with_settings(steps=steps, guidance_scale=guidance)
@@ -77,7 +63,7 @@ def grid_search(ctx: RunContext, n_captions: int | None = None, progress: bool =
                                                     seeds[start:start + cfg.batch_size], settings))
                     bar.update(len(images) - start)
                 per_image = (time.perf_counter() - t0) / n
-                scores = scorer(images, texts)
+                scores = clip_scores(scorer, images, texts, sel.batch_size)
                 records += [{"caption_id": cid, "steps": steps, "guidance_scale": guidance, "refiner": use_refiner,
                              "clip_score": float(s), "seconds_per_image": per_image} for cid, s in zip(ids, scores)]
     bar.close()
