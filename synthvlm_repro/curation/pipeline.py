@@ -181,8 +181,8 @@ def _model_step(funnel: _Funnel, cache_root: Path, name: str, identity: dict, sc
 def _threshold_step(funnel, cache_root, name, identity, model, rows, batch_size, low) -> None:
     from synthvlm_repro.curation.image_text import load_rgb
 
-    kept = funnel.kept
-    pairs = [(kept.column("image")[r].as_py(), kept.column("caption")[r].as_py()) for r in rows]
+    images, captions = funnel.kept.column("image").to_pylist(), funnel.kept.column("caption").to_pylist()
+    pairs = [(images[r], captions[r]) for r in rows]
 
     def score(batch):
         return [{name: v} for v in model([load_rgb(p) for p, _ in batch], [c for _, c in batch])]
