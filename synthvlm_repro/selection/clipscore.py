@@ -47,10 +47,20 @@ class ClipScorer:
         return F.normalize(feats.float(), dim=-1)
 
     @torch.inference_mode()
-    def encode_texts(self, captions: Sequence[str]) -> torch.Tensor:
-        """L2-normalised text features (float32) of the prefixed captions."""
+    def encode_texts(self, captions: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """L2-normalised text features (float32) of the prefixed captions, in input order.
+
+        Captions are encoded in batches of similar token length (sorted), each run only up to its
+        longest caption, so one long caption does not make every batch pay for 77 positions.
+        """
+        if not captions:
+            return torch.empty(0, 0, device=self.device)
         tokens = self.tokenize(captions).to(self.device)
-        return F.normalize(_encode_text_trimmed(self.model, tokens).float(), dim=-1)
+        order = torch.argsort(tokens.argmax(dim=-1), stable=True)
+        chunks = [F.normalize(_encode_text_trimmed(self.model, tokens[order[i:i + batch_size]]).float(), dim=-1)
+                  for i in range(0, len(order), batch_size)]
+        feats = torch.cat(chunks)
+        return feats[torch.argsort(order)]
 
     @staticmethod
     def clip_score(image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:

@@ -198,6 +198,7 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
                             pin_memory=str(device).startswith("cuda"),
                             persistent_workers=False, prefetch_factor=4 if cfg.num_workers else None)
         text_cache: dict[str, torch.Tensor] = {}
+        text_window_end = 0  # captions of rows before this index are encoded (a window of chunk_size rows)
         bar = tqdm(total=len(todo), desc=f"scoring shard {shard[0]}/{shard[1]}", unit="img", disable=not progress)
         for batch in loader:
             ok = [d for d in batch if d.status == "ok"]
@@ -206,9 +207,13 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
                     records.append(_record(todo.iloc[d.index], None, None, d.status, d.error))
             if ok:
                 captions = [todo.at[d.index, "caption"] for d in ok]
-                new = [c for c in dict.fromkeys(captions) if c not in text_cache]
-                feats = dict(zip(new, scorer.encode_texts(new))) if new else {}
-                text_cache = {c: text_cache.get(c, feats.get(c)) for c in captions}  # keep only this batch's
+                last = max(d.index for d in ok)
+                if last >= text_window_end:  # encode the next window's distinct captions, sorted by length
+                    start, text_window_end = text_window_end, max(text_window_end + cfg.chunk_size, last + 1)
+                    window = [c for c in dict.fromkeys(todo["caption"].iloc[start:text_window_end])
+                              if c not in text_cache]
+                    text_cache = {c: text_cache[c] for c in captions if c in text_cache}
+                    text_cache.update(zip(window, scorer.encode_texts(window, cfg.batch_size)))
                 image_feats = scorer.encode_images(torch.stack([d.pixels for d in ok]))
                 text_feats = torch.stack([text_cache[c] for c in captions])
                 clip = scorer.clip_score(image_feats, text_feats).cpu().numpy()

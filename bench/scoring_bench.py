@@ -1,0 +1,189 @@
+"""Pairs/s of stage 03's one-pass scorer vs a reimplementation of the official two passes.
+
+Baseline (what the SynthVLM authors run, paper.md §1.4 and §4):
+  1. CLIP pass as the official ``clipscore.py`` (Hessel et al.): a DataLoader of images (batch 64) and
+     one of every entry's prefixed caption (batch 256, full 77-token context, no de-duplication),
+     model in fp16 on CUDA / fp32 on CPU, score = max(cos, 0).
+  2. SSIM pass as the author's ``calc_ssim.py``: one image at a time, decode, 768→336→768 bilinear,
+     grayscale, ``skimage.metrics.structural_similarity``.
+Kit: ``synthvlm_repro.selection.scoring.score_rows`` (decode once, both inputs built in DataLoader
+workers, text encoded once per caption and only up to its length, SSIM batched in torch on CUDA or in
+the workers with skimage on CPU), with the same ViT-B-32 (random weights), precision and JPEGs.
+Both produce the same scores; the bench checks that before it reports speed.
+
+  python bench/scoring_bench.py --device cpu --quick
+  python bench/scoring_bench.py --device cuda            # 128 images at 1024², well under 3 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+
+def make_jpegs(folder: Path, n: int, size: int, repeat: int) -> pd.DataFrame:
+    """``n`` noise-plus-gradient JPEGs (deterministic) and a manifest with ``n // repeat`` captions."""
+    from synthvlm_repro.sample_data import load_sample_captions
+
+    captions = [c["caption"] for c in load_sample_captions()]
+    rows = []
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        x = np.linspace(0, 1, size, dtype=np.float32)
+        gradient = np.add.outer(x * rng.uniform(50, 200), x * rng.uniform(50, 200))[..., None] * rng.random(3)
+        noise = rng.normal(0, rng.uniform(2, 40), (size, size, 3)).astype(np.float32)
+        path = folder / f"{i:05d}.jpg"
+        Image.fromarray((gradient + noise).clip(0, 255).astype(np.uint8)).save(path, quality=95)
+        cid = f"c{i // repeat:05d}"
+        rows.append(dict(caption_id=cid, candidate=i % repeat, caption=captions[(i // repeat) % len(captions)],
+                         path=path.name, status="ok"))
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- the official two passes
+
+
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, paths, preprocess):
+        self.paths, self.preprocess = paths, preprocess
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        return self.preprocess(Image.open(self.paths[i]).convert("RGB"))
+
+
+class _Texts(torch.utils.data.Dataset):
+    def __init__(self, tokens):
+        self.tokens = tokens
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def __getitem__(self, i):
+        return self.tokens[i]
+
+
+def official_clip_pass(model, preprocess, tokenizer, paths, captions, device, dtype, workers):
+    """clipscore.py's extract_all_images / extract_all_captions, then 2.5·max(cos, 0) / 2.5."""
+    image_feats, text_feats = [], []
+    with torch.no_grad():
+        for pixels in torch.utils.data.DataLoader(_Images(paths, preprocess), batch_size=64, num_workers=workers):
+            image_feats.append(model.encode_image(pixels.to(device, dtype)).float().cpu())
+        tokens = tokenizer(["A photo depicts " + c for c in captions])
+        for batch in torch.utils.data.DataLoader(_Texts(tokens), batch_size=256, num_workers=workers):
+            text_feats.append(model.encode_text(batch.to(device)).float().cpu())
+    img = torch.nn.functional.normalize(torch.cat(image_feats), dim=-1)
+    txt = torch.nn.functional.normalize(torch.cat(text_feats), dim=-1)
+    return np.clip((img * txt).sum(-1).numpy(), 0, None)
+
+
+def official_ssim_pass(paths):
+    """calc_ssim.py: one image at a time."""
+    from skimage.metrics import structural_similarity
+
+    out = []
+    for path in paths:
+        image = Image.open(path).convert("RGB")
+        a = image.resize((768, 768), Image.BILINEAR)
+        b = a.resize((336, 336), Image.BILINEAR).resize((768, 768), Image.BILINEAR)
+        out.append(structural_similarity(np.array(a.convert("L")), np.array(b.convert("L"))))
+    return np.array(out)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--n", type=int, default=128, help="images (default: 128)")
+    parser.add_argument("--size", type=int, default=1024, help="JPEG side in pixels (default: 1024, as SDXL)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="candidates per caption (default 1; the official run.sh uses 5)")
+    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+                        help="DataLoader workers for both (official: 8; default: min(8, CPUs))")
+    parser.add_argument("--batch-size", type=int, default=64, help="kit batch size (default: 64, as official)")
+    parser.add_argument("--quick", action="store_true", help="16 images (a check that it runs, not a measurement)")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    n = 16 if args.quick else args.n
+
+    from synthvlm_repro.config import load_config
+    from synthvlm_repro.selection.clipscore import ClipScorer
+    from synthvlm_repro.selection.scoring import merge_scores, score_rows
+
+    torch.manual_seed(0)
+    precision = "fp16" if args.device.startswith("cuda") else "fp32"
+    scorer = ClipScorer("ViT-B-32", None, args.device, precision)  # real-size architecture, random weights
+    cfg = load_config("paper", [f"selection.batch_size={args.batch_size}", f"selection.num_workers={args.workers}",
+                                f"selection.precision={precision}"]).selection
+
+    with tempfile.TemporaryDirectory(prefix="scoring-bench-") as tmp:
+        root = Path(tmp)
+        t0 = time.perf_counter()
+        rows = make_jpegs(root, n, args.size, args.repeat)
+        print(f"{n} JPEGs at {args.size}² made in {time.perf_counter() - t0:.1f} s; device {args.device}, "
+              f"precision {precision}, {args.workers} workers, torch threads {torch.get_num_threads()}", flush=True)
+        paths = [root / p for p in rows.path]
+
+        # warm-up (model, kernels, allocator) on a few images, not timed
+        official_clip_pass(scorer.model, scorer.preprocess, scorer.tokenizer, paths[:2], list(rows.caption[:2]),
+                           args.device, scorer.dtype, 0)
+        score_rows(rows.head(2), root, cfg.model_copy(update={"num_workers": 0}), args.device, root / "warm",
+                   scorer=scorer, progress=False)
+
+        _sync(args.device)
+        t0 = time.perf_counter()
+        clip_ref = official_clip_pass(scorer.model, scorer.preprocess, scorer.tokenizer, paths, list(rows.caption),
+                                      args.device, scorer.dtype, args.workers)
+        _sync(args.device)
+        t_clip = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ssim_ref = official_ssim_pass(paths)
+        t_ssim = time.perf_counter() - t0
+
+        _sync(args.device)
+        t0 = time.perf_counter()
+        score_rows(rows, root, cfg, args.device, root / "parts", scorer=scorer, progress=False)
+        _sync(args.device)
+        t_kit = time.perf_counter() - t0
+        kit = merge_scores(rows, root / "parts", 0.5).set_index("path").loc[rows.path]
+
+    d_clip = float(np.abs(kit.clip_score.to_numpy() - clip_ref).max())
+    d_ssim = float(np.abs(kit.ssim.to_numpy() - ssim_ref).max())
+    t_official = t_clip + t_ssim
+    result = {"device": args.device, "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,
+              "n": n, "size": args.size, "repeat": args.repeat, "workers": args.workers, "precision": precision,
+              "official_clip_s": round(t_clip, 2), "official_ssim_s": round(t_ssim, 2),
+              "official_pairs_per_s": round(n / t_official, 2), "kit_s": round(t_kit, 2),
+              "kit_pairs_per_s": round(n / t_kit, 2), "speedup": round(t_official / t_kit, 2),
+              "max_abs_diff_clip": d_clip, "max_abs_diff_ssim": d_ssim}
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    tol_clip = 5e-3 if precision == "fp16" else 1e-4
+    if d_clip > tol_clip or d_ssim > 1e-4:
+        print(f"error: kit and official scores disagree (clip {d_clip:.2e}, ssim {d_ssim:.2e})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
