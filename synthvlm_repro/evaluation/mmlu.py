@@ -72,8 +72,9 @@ def convert_hendrycks_csv(data_dir: Path, out_dir: Path) -> Path:
     return out_dir
 
 
-def write_task_configs(jsonl_dir: Path, task_dir: Path) -> str:
-    """lm-eval YAMLs: one task per subject on the local JSONL, four category groups and one top group."""
+def write_task_configs(jsonl_dir: Path, task_dir: Path, num_fewshot: int = 5) -> str:
+    """lm-eval YAMLs: one task per subject on the local JSONL (shots recorded in the task), four category
+    groups and one top group."""
     for subject in MMLU_SUBJECTS:
         cfg = {
             "task": f"{TASK_PREFIX}_{subject}", "task_alias": subject,
@@ -81,6 +82,7 @@ def write_task_configs(jsonl_dir: Path, task_dir: Path) -> str:
             "dataset_path": "json",
             "dataset_kwargs": {"data_files": {s: str(jsonl_dir / s / f"{subject}.jsonl") for s in ("dev", "test")}},
             "test_split": "test", "fewshot_split": "dev", "fewshot_config": {"sampler": "first_n"},
+            "num_fewshot": num_fewshot,
             "output_type": "multiple_choice", "doc_to_text": PROMPT, "doc_to_choice": ["A", "B", "C", "D"],
             "doc_to_target": "answer",
             "description": f"The following are multiple choice questions (with answers) about "
@@ -121,11 +123,11 @@ def run_mmlu(lm_dir: Path, data_dir: Path, work_dir: Path, num_fewshot: int = 5,
 
     jsonl_dir = convert_hendrycks_csv(Path(data_dir), work_dir / "jsonl")
     task_dir = work_dir / "tasks"
-    group = write_task_configs(jsonl_dir, task_dir)
+    group = write_task_configs(jsonl_dir, task_dir, num_fewshot)
     dtype_arg = {"auto": "auto", "fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[dtype]
     out = lm_eval.simple_evaluate(
         model="hf", model_args={"pretrained": str(lm_dir), "dtype": dtype_arg}, tasks=[group],
-        num_fewshot=num_fewshot, batch_size=batch_size, device=device, limit=limit, log_samples=False, verbosity="WARNING",
+        batch_size=batch_size, device=device, limit=limit, log_samples=False, verbosity="WARNING",
         task_manager=TaskManager(include_path=str(task_dir), include_defaults=False))
     if out is None or "results" not in out:
         raise RuntimeError("lm-eval returned no results for MMLU")
@@ -135,6 +137,9 @@ def run_mmlu(lm_dir: Path, data_dir: Path, work_dir: Path, num_fewshot: int = 5,
         per_subject[subject] = (float(out["results"][task]["acc,none"]), int(out["n-samples"][task]["effective"]))
     groups = {name.removeprefix(TASK_PREFIX).lstrip("_") or "all": float(out["results"][name]["acc,none"])
               for name in [TASK_PREFIX, *(f"{TASK_PREFIX}_{c}" for c in MMLU_CATEGORIES)]}
+    used_shots = {int(out["configs"][f"{TASK_PREFIX}_{s}"]["num_fewshot"]) for s in MMLU_SUBJECTS}
+    if used_shots != {num_fewshot}:
+        raise RuntimeError(f"lm-eval ran MMLU with {sorted(used_shots)} shots, expected {num_fewshot}")
     record = {"num_fewshot": num_fewshot, "limit": limit, "batch_size": batch_size, "model": str(lm_dir),
               "subjects": {k: {"acc": a, "n": n} for k, (a, n) in per_subject.items()},
               "categories": {k: {"acc": a, "n": n} for k, (a, n) in aggregate_by_category(per_subject).items()},
