@@ -129,10 +129,18 @@ def _configure(pipe, cfg: SynthesisConfig, device: str) -> None:
 
         denoiser.set_attn_processor(AttnProcessor())
     pipe.to(device)
-    if cfg.compile and denoiser is not None:
-        denoiser.to(memory_format=torch.channels_last)
-        compiled = torch.compile(denoiser, mode="max-autotune-no-cudagraphs")
-        setattr(pipe, "unet" if getattr(pipe, "unet", None) is not None else "transformer", compiled)
+    if cfg.compile:
+        compile_denoiser(pipe)
+
+
+def compile_denoiser(pipe, mode: str = "max-autotune-no-cudagraphs") -> None:
+    """``torch.compile`` the UNet (or DiT) in channels-last layout; compiling takes minutes, once per process."""
+    name = "unet" if getattr(pipe, "unet", None) is not None else "transformer"
+    denoiser = getattr(pipe, name, None)
+    if denoiser is None:
+        return
+    denoiser.to(memory_format=torch.channels_last)
+    setattr(pipe, name, torch.compile(denoiser, mode=mode))
 
 
 class _vae_upcast:
