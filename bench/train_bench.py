@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--lm-layers", type=int, default=32, help="LM depth for --arch 7b (smaller: a dry run)")
     p.add_argument("--vision-layers", type=int, default=24, help="vision depth for --arch 7b")
     p.add_argument("--quick", action="store_true", help="few steps (a check that it runs, not a measurement)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice; use 1 on a busy shared machine)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     a = p.parse_args(argv)
 
@@ -140,6 +142,8 @@ def main(argv: list[str] | None = None) -> dict:
     steps = 3 if a.quick else (a.steps or (10 if on_gpu else 20))
     dtype = torch.bfloat16 if on_gpu else torch.float32
     torch.manual_seed(0)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     if on_gpu:
         torch.backends.cuda.matmul.allow_tf32 = True
 
@@ -184,7 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not math.isfinite(loss):
         raise SystemExit(f"non-finite loss {loss}: the benchmark model is broken")
     print(f"device {name} · arch {arch} · {n_total / 1e6:,.1f} M params ({out['trainable'] / 1e6:.2f} M trained) · "
-          f"batch {batch_size} × {seq} tokens · grad ckpt {out['grad_ckpt']}")
+          f"batch {batch_size} × {seq} tokens · grad ckpt {out['grad_ckpt']}"
+          + ("" if on_gpu else f" · {torch.get_num_threads()} CPU threads"))
     print(f"step {step_s * 1e3:.1f} ms · {sps:.2f} samples/s · {sps * seq:,.0f} tokens/s · loss {loss:.3f}")
     print(f"FLOPs/sample {flops_sample / 1e9:,.2f} GFLOP (flop_counter, batch 1, no recompute) · "
           f"achieved {flops_sample * sps / 1e12:.3g} TFLOP/s" + (f" · MFU {out['mfu']:.1%}" if peak else ""))

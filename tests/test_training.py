@@ -244,3 +244,20 @@ def test_launch_command_and_log_streaming(tmp_path):
     out = io.StringIO()
     stream(log, proc, proc.pid, poll_s=0.05, out=out)
     assert out.getvalue().splitlines() == ["line 0", "line 1", "line 2"]
+
+
+def test_bench_7b_architecture_has_llava_1_5_7b_parameter_count(project_root):
+    """The GPU bench's model is LLaVA-1.5-7B's shape: 7,063,427,072 parameters as llava-hf/llava-1.5-7b-hf."""
+    import importlib.util
+
+    from transformers import LlavaForConditionalGeneration
+
+    spec = importlib.util.spec_from_file_location("train_bench", project_root / "bench" / "train_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with torch.device("meta"):
+        model = LlavaForConditionalGeneration(bench.llava_7b_config())
+    assert sum(p.numel() for p in model.parameters()) == 7_063_427_072
+    assert sum(p.numel() for p in model.model.multi_modal_projector.parameters()) == 20_979_712
+    out = bench.main(["--device", "cpu", "--quick", "--batch-size", "2", "--threads", "1"])
+    assert out["samples_per_s"] > 0 and out["seq_len"] == 1 + 16 + 64 and out["flops_per_sample"] > 0
