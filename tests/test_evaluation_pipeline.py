@@ -256,3 +256,13 @@ def test_lmms_bridge_command_and_missing_results(tmp_path):
     (tmp_path / "m" ).mkdir()
     (tmp_path / "m" / "2026_results.json").write_text("{}")
     assert find_results(tmp_path).name == "2026_results.json"
+
+
+def test_finished_rerun_loads_no_model(tmp_path, monkeypatch):
+    from synthvlm_repro.evaluation import run
+    from synthvlm_repro.run_context import prepare_run
+
+    ctx = prepare_run("smoke", tmp_path / "run", ["evaluation.benchmarks=[gqa]", "evaluation.mmlu=false"])
+    first = run.answer(ctx)
+    monkeypatch.setattr(inference, "load_llava", lambda *a: pytest.fail("model loaded on a finished rerun"))
+    assert run.answer(ctx) == first == {"gqa": {"testdev_balanced": 4}}

@@ -160,3 +160,20 @@ def test_expand_to_square_centres_on_mean_colour():
     assert sq.size == (40, 40)
     assert sq.getpixel((0, 0)) == (128, 64, 0)
     assert sq.getpixel((20, 20)) == (255, 0, 0) and sq.getpixel((20, 9)) == (128, 64, 0)
+
+
+def test_headline_table_means_pope_f1_and_takes_mmlu_overall():
+    import pandas as pd
+
+    from synthvlm_repro.evaluation.report import headline_table, plot_headlines
+
+    rows = [("pope", s, "f1", v, 10) for s, v in (("adversarial", 80.0), ("popular", 85.0), ("random", 90.0))]
+    rows += [("pope", "random", "accuracy", 99.0, 10), ("mme", "test", "perception", 1500.0, 100),
+             ("mme", "test/count", "score", 150.0, 10), ("mmlu", "test_5shot", "accuracy", 40.0, 57),
+             ("mmlu", "test_5shot/stem", "accuracy", 30.0, 19), ("gqa", "testdev_balanced", "accuracy", 62.0, 4)]
+    df = pd.DataFrame(rows, columns=["benchmark", "split", "metric", "value", "n"])
+    table = headline_table(df)
+    got = dict(zip(table.benchmark, table.value))
+    assert got == {"GQA": 62.0, "POPE (F1, mean of 3)": 85.0, "MME perception": 1500.0, "MMLU": 40.0}
+    assert list(table.benchmark) == ["GQA", "POPE (F1, mean of 3)", "MME perception", "MMLU"]  # LLaVA's order
+    assert plot_headlines(table).axes[0].get_xlim() == (0.0, 110.0)

@@ -111,14 +111,19 @@ def answer(ctx: RunContext, rank: int = 0, world: int = 1) -> dict[str, dict[str
     device = ctx.device
     if device == "cuda" and "LOCAL_RANK" in os.environ:
         device = f"cuda:{os.environ['LOCAL_RANK']}"
-    model, processor = inference.load_llava(checkpoint, device, ev.dtype)
+    loaded = None  # loaded on first need, so a finished rerun costs no model load
     done: dict[str, dict[str, int]] = {}
     for name in ev.benchmarks:
         max_new = ev.max_new_tokens.get(name, ev.default_max_new_tokens)
         for split, qs in benchmark_questions(ctx, name).items():
             mine = inference.shard_of(qs, rank, world)
             path = inference.shard_path(answers_dir(ctx), name, split, rank, world)
-            rows = inference.answer_questions(model, processor, mine, path, max_new, ev.batch_size,
+            existing = inference.read_answers(path)
+            if all(q.qid in existing for q in mine):
+                done.setdefault(name, {})[split] = len(mine)
+                continue
+            loaded = loaded or inference.load_llava(checkpoint, device, ev.dtype)
+            rows = inference.answer_questions(*loaded, mine, path, max_new, ev.batch_size,
                                               ev.image_aspect_ratio, desc=f"{name}/{split}")
             done.setdefault(name, {})[split] = len(rows)
     return done
