@@ -45,6 +45,7 @@ def test_every_benchmark_reads_its_files(fixtures):
     gqa_q = splits["gqa"]["testdev_balanced"][0]
     assert gqa_q.text.count("Answer the question using a single word or phrase.") == 1
     assert splits["mmbench"]["dev"][4].text.startswith("Look at the picture.\nWhich shape")
+    assert splits["mmbench"]["dev"][6].text.startswith("How many circles")  # a "nan" hint is no hint
     assert "Reference OCR token: STOP" in splits["textvqa"]["val"][0].text
     no_ocr = get_benchmark("textvqa").questions(fixtures, EvaluationConfig(textvqa_ocr=False))["val"][0]
     assert no_ocr.text == "What does the sign say?\nAnswer the question using a single word or phrase."

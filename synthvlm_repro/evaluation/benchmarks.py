@@ -304,7 +304,13 @@ class MMBench(Benchmark):
 
     @staticmethod
     def _options(row) -> list[str]:
-        return [row[c] for c in "ABCD" if c in row and str(row[c]).strip()]
+        """Options A, B, ... up to the first empty one (LLaVA's ``get_options``)."""
+        out = []
+        for c in "ABCD":
+            if c not in row or _is_none(row[c]):
+                break
+            out.append(row[c])
+        return out
 
     def questions(self, root, cfg):
         _, df = self._table(root)
@@ -314,7 +320,7 @@ class MMBench(Benchmark):
             rounds = len(options) if cfg.mmbench_circular else 1
             for r in range(rounds):
                 rotated, _ = scoring.rotate_options(options, 0, r)
-                hint = str(row.get("hint", "")).strip()
+                hint = "" if _is_none(row.get("hint")) else str(row["hint"]).strip()
                 text = (f"{hint}\n" if hint else "") + row["question"]
                 text += "".join(f"\n{scoring.LETTERS[i]}. {o}" for i, o in enumerate(rotated))
                 out.append(Question(f"{row['index']}/r{r}", with_suffix(text, OPTION_LETTER),
@@ -342,6 +348,11 @@ class MMBench(Benchmark):
         if cfg.mmbench_circular:
             out.append(Score(split, "accuracy_circular", 100 * scoring.circular_accuracy(by_question), n))
         return out
+
+
+def _is_none(value) -> bool:
+    """Empty cells as MMBench TSVs write them ("", "nan", "none")."""
+    return value is None or str(value).strip().lower() in ("", "nan", "none")
 
 
 class VQAv2(Benchmark):

@@ -154,7 +154,7 @@ def write_mmbench(root: Path) -> None:
     d = root / "mmbench"
     rows = [(0, "What color is the circle?", "", ["red", "blue", "green", "yellow"], "A", "circle", "red"),
             (1, "Which shape is in the image?", "Look at the picture.", ["triangle", "square"], "B", "square", "blue"),
-            (2, "How many circles are there?", "", ["one", "two", "three"], "B", "circle", "green")]
+            (2, "How many circles are there?", "nan", ["one", "two", "three"], "B", "circle", "green")]
     path = d / "mmbench_dev_20230712.tsv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
