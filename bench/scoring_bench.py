@@ -12,7 +12,7 @@ the workers with skimage on CPU), with the same ViT-B-32 (random weights), preci
 Both produce the same scores; the bench checks that before it reports speed.
 
   python bench/scoring_bench.py --device cpu --quick
-  python bench/scoring_bench.py --device cuda            # 128 images at 1024², well under 3 minutes
+  python bench/scoring_bench.py --device cuda            # 256 images at 1024², about a minute
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def official_ssim_pass(paths):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    parser.add_argument("--n", type=int, default=128, help="images (default: 128)")
+    parser.add_argument("--n", type=int, default=None, help="images (default: 256 on cuda, 64 on cpu)")
     parser.add_argument("--size", type=int, default=1024, help="JPEG side in pixels (default: 1024, as SDXL)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="candidates per caption (default 1; the official run.sh uses 5)")
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="16 images (a check that it runs, not a measurement)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
-    n = 16 if args.quick else args.n
+    n = 16 if args.quick else args.n or (256 if args.device.startswith("cuda") else 64)
 
     from synthvlm_repro.config import load_config
     from synthvlm_repro.selection.clipscore import ClipScorer

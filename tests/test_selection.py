@@ -174,6 +174,17 @@ def test_shards_partition_captions_and_merge_to_the_single_run(run_dir, cfg, sco
                                   merge_scores(rows, run_dir / "single", 0.5))
 
 
+def test_shard_from_argument_or_torchrun_env(monkeypatch):
+    from synthvlm_repro.selection.scoring import parse_shard
+
+    assert parse_shard("3/8") == (3, 8)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert parse_shard(None) == (1, 4)
+    with pytest.raises(ValueError, match="need 0 <= i < n"):
+        parse_shard("8/8")
+
+
 def test_bad_manifest_is_a_one_line_error(tmp_path):
     path = tmp_path / "manifest.parquet"
     pd.DataFrame({"caption_id": ["a"], "candidate": [0]}).to_parquet(path)

@@ -47,7 +47,7 @@ class ClipScorer:
         return F.normalize(feats.float(), dim=-1)
 
     @torch.inference_mode()
-    def encode_texts(self, captions: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+    def encode_texts(self, captions: Sequence[str], batch_size: int = 32) -> torch.Tensor:
         """L2-normalised text features (float32) of the prefixed captions, in input order.
 
         Captions are encoded in batches of similar token length (sorted), each run only up to its

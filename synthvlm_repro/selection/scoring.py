@@ -213,7 +213,7 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
                     window = [c for c in dict.fromkeys(todo["caption"].iloc[start:text_window_end])
                               if c not in text_cache]
                     text_cache = {c: text_cache[c] for c in captions if c in text_cache}
-                    text_cache.update(zip(window, scorer.encode_texts(window, cfg.batch_size)))
+                    text_cache.update(zip(window, scorer.encode_texts(window)))
                 image_feats = scorer.encode_images(torch.stack([d.pixels for d in ok]))
                 text_feats = torch.stack([text_cache[c] for c in captions])
                 clip = scorer.clip_score(image_feats, text_feats).cpu().numpy()
