@@ -221,10 +221,11 @@ def test_stage2_refuses_checkpoints_of_another_stage1(cfg, trained):
         train_stage(cfg, paths, 2)
 
 
-def test_cli_help_documents_every_option():
-    out = subprocess.run([sys.executable, "-m", "synthvlm_repro.cli", "train", "--help"], capture_output=True,
+@pytest.mark.parametrize("command", ["train", "pretrain", "finetune"])
+def test_cli_help_documents_every_option(command):
+    out = subprocess.run([sys.executable, "-m", "synthvlm_repro.cli", command, "--help"], capture_output=True,
                          text=True, check=True).stdout
-    for opt in ("--profile", "--run-dir", "--set", "--stage", "--in-process"):
+    for opt in ("--profile", "--run-dir", "--set", "--in-process") + (("--stage",) if command == "train" else ()):
         assert opt in out
 
 

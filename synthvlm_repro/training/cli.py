@@ -24,20 +24,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    """Add the ``train`` subcommand."""
+def _add_parser(subparsers, name: str, help: str, description: str, stage: str | None):
     from synthvlm_repro.cli_common import add_run_args
 
-    p = subparsers.add_parser(
-        "train", help="stage 04: LLaVA-1.5 projector pretraining (stage 1) and instruction tuning (stage 2)",
-        description="Train LLaVA-1.5 from the run dir's selection/llava_pretrain.json (stage 1, projector only) and "
-                    "training.stage2_data (stage 2, projector + LM). Writes training/stage{1,2}/final/ (llava-hf "
-                    "model + processor), log_history.json and figures/training_loss.{png,pdf}. Resumes from the "
-                    "latest checkpoint. On GPUs it launches torchrun/accelerate (training.launcher) over "
-                    "training.num_gpus GPUs and streams training/stage{N}/train.log.")
+    p = subparsers.add_parser(name, help=help, description=description)
     add_run_args(p)
-    p.add_argument("--stage", choices=("1", "2", "all"), default="all",
-                   help="which stage to train (default: all = 1 then 2, unless training.run_stage2 is false)")
+    if stage is None:
+        p.add_argument("--stage", choices=("1", "2", "all"), default="all",
+                       help="which stage to train (default: all = 1 then 2, unless training.run_stage2 is false)")
+    else:
+        p.set_defaults(stage=stage)
     p.add_argument("--in-process", action="store_true",
                    help="train in this process instead of launching a job (what each torchrun/accelerate rank runs)")
     p.set_defaults(func=_cmd_train)
+
+
+COMMON = ("Writes training/stage{N}/final/ (llava-hf model + processor), log_history.json, label_check.json and "
+          "figures/training_loss.{png,pdf}; resumes from the latest checkpoint. On GPUs it launches torchrun or "
+          "accelerate (training.launcher) over training.num_gpus GPUs and streams training/stage{N}/train.log.")
+
+
+def register(subparsers) -> None:
+    """Add ``train`` (both stages), ``pretrain`` (stage 1) and ``finetune`` (stage 2)."""
+    _add_parser(subparsers, "train", "stage 04: LLaVA-1.5 stage 1 then stage 2",
+                "Train LLaVA-1.5: stage 1 (projector only, plain template) on the run dir's "
+                "selection/llava_pretrain.json, then stage 2 (projector + LM, v1 template) on training.stage2_data. "
+                + COMMON, None)
+    _add_parser(subparsers, "pretrain", "stage 04, stage 1: projector alignment on selection/llava_pretrain.json",
+                "LLaVA-1.5 stage 1: build the model from training.vision_tower + training.language_model and train "
+                "the projector on selection/llava_pretrain.json. " + COMMON, "1")
+    _add_parser(subparsers, "finetune", "stage 04, stage 2: instruction tuning from the stage-1 checkpoint",
+                "LLaVA-1.5 stage 2: train projector + LM from training/stage1/final on training.stage2_data "
+                "(LLaVA-665K format; 'sample-mix' = the kit's tiny mix). " + COMMON, "2")

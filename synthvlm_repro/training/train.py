@@ -152,6 +152,16 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
     out = stage_dir(paths, stage)
     on_gpu = device.startswith("cuda")
     dtype = DTYPES[cfg.dtype] if on_gpu else torch.float32
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    # Arguments first: with ZeRO-3 they make from_pretrained partition the weights across ranks while loading.
+    args = training_arguments(cfg, r, out / "checkpoints", seed, device, world_size)
+    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    check_start_point(paths, stage, Path(args.output_dir), resuming=last is not None)
+    final, staging = out / "final", out / ".final.tmp"
+    done = last is not None and finished(Path(last))  # resuming it, Trainer would run one step past max_steps
+    if done and (final / "config.json").exists():
+        log.info("stage %d: already trained (%s); keeping %s", stage, last, final)
+        return final
     model, processor = load_stage_model(cfg, paths, stage, seed, dtype)
     counts = set_trainable(model, r.tune)
     if on_gpu and r.deepspeed is None and dtype != torch.float32:
@@ -168,19 +178,11 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
                            cfg.max_length, r.max_samples)
     write_json(out / "label_check.json", check_labels(dataset, cfg.max_masked_fraction, cfg.label_check_rows, seed))
 
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    args = training_arguments(cfg, r, out / "checkpoints", seed, device, world_size)
     processor.tokenizer.padding_side = "right"
-    trainer = _trainer_class()(model=model, args=args, train_dataset=dataset,
-                      data_collator=LlavaCollator(processor.tokenizer.pad_token_id), callbacks=list(callbacks))
-    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
-    check_start_point(paths, stage, Path(args.output_dir), resuming=last is not None)
-    final, staging = out / "final", out / ".final.tmp"
-    if last and finished(Path(last)):
-        # Trainer would run one step past max_steps when resumed from its own last checkpoint.
-        if (final / "config.json").exists():
-            log.info("stage %d: already trained (%s); keeping %s", stage, last, final)
-            return final
+    trainer = _trainer_class()(model=model, args=args, train_dataset=dataset, callbacks=list(callbacks),
+                               data_collator=LlavaCollator(processor.tokenizer.pad_token_id))
+    shutil.rmtree(staging, ignore_errors=True)  # left by a crash during an earlier export
+    if done:  # crashed between the last checkpoint and the export: export that checkpoint
         log.info("stage %d: training had finished at %s; saving it as %s", stage, last, final)
         history = json.loads((Path(last) / "trainer_state.json").read_text())["log_history"]
         if trainer.is_world_process_zero():
