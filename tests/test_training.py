@@ -262,3 +262,16 @@ def test_bench_7b_architecture_has_llava_1_5_7b_parameter_count(project_root):
     assert sum(p.numel() for p in model.model.multi_modal_projector.parameters()) == 20_979_712
     out = bench.main(["--device", "cpu", "--quick", "--batch-size", "2", "--threads", "1"])
     assert out["samples_per_s"] > 0 and out["seq_len"] == 1 + 16 + 64 and out["flops_per_sample"] > 0
+
+
+def test_deepspeed_configs_follow_llava_and_leave_batch_fields_to_the_trainer(project_root):
+    paper = load_config("paper").training
+    for recipe, stage in ((paper.stage1, 2), (paper.stage2, 3)):
+        ds = json.loads((project_root / recipe.deepspeed).read_text())
+        assert ds["zero_optimization"]["stage"] == stage
+        assert all(ds[k] == "auto" for k in ("train_micro_batch_size_per_gpu", "train_batch_size",
+                                             "gradient_accumulation_steps", "gradient_clipping"))
+        assert ds["bf16"]["enabled"] == "auto"
+    assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+    assert (paper.stage1.learning_rate, paper.stage1.global_batch_size) == (1e-3, 256)
+    assert (paper.stage2.learning_rate, paper.stage2.global_batch_size) == (2e-5, 128)

@@ -8,6 +8,7 @@ and RNG states — LLaVA's stage-1 resume lacks them, its issue #1164).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -131,6 +132,9 @@ def training_arguments(cfg: TrainingConfig, r: StageRecipe, out: Path, seed: int
 
     on_gpu = device.startswith("cuda")
     deepspeed = str(find_project_root() / r.deepspeed) if (r.deepspeed and on_gpu) else None
+    if deepspeed and importlib.util.find_spec("deepspeed") is None:
+        raise ValueError(f"training: {r.deepspeed} needs DeepSpeed (pip install -e '.[train]'), or train without it: "
+                         "--set training.stage1.deepspeed=null --set training.stage2.deepspeed=null")
     return TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=r.per_device_batch_size,
         gradient_accumulation_steps=gradient_accumulation(r, world_size), learning_rate=r.learning_rate,
