@@ -123,6 +123,9 @@ def test_every_figure_is_written_with_fixed_names(ctx, tiny):
     assert quality.loc["this run: coco (real)", "weighted"] == pytest.approx(0.5)
     grid = by_name["example_grid"].table
     assert len(grid) == 3 and grid["clip_original"].between(0, 1).all()
+    tsne = by_name["tsne"].table.set_index("dataset")
+    assert tsne.loc["this run (selected synthetic)", "image"] == 5 and tsne.loc["original images", "text"] == 6
+    assert tsne.loc["coco (real)", "image"] == 6  # stage 03's real-set scores join the t-SNE, capped at tsne_samples
     throughput = pd.read_csv(out / "throughput_table.csv")
     assert throughput.iloc[0]["seconds_per_item"] == pytest.approx(0.25)
 

@@ -17,9 +17,11 @@ from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from synthvlm_repro.figures import plots, tables
-from synthvlm_repro.figures.artifacts import MissingInput, load_funnel, load_grid_search, load_scores, load_selected
+from synthvlm_repro.figures.artifacts import (MissingInput, load_funnel, load_grid_search, load_scores, load_selected,
+                                              resolve_image)
 from synthvlm_repro.figures.pairs import item_seed, preference_pairs
 from synthvlm_repro.figures.preference import load_judgments, preference_table
 from synthvlm_repro.paths import RunPaths, find_project_root
@@ -89,7 +91,8 @@ class FigureBuilder:
         pairs["clip_original"] = self.encoder.clip_scores(list(pairs["original"]), list(pairs["caption"]))
         pairs["clip_synthetic"] = self.encoder.clip_scores(list(pairs["synthetic"]), list(pairs["caption"]))
         sel = self.cfg.selection
-        pairs["ssim_original"] = [resize_ssim(p, sel.ssim_size, sel.ssim_low_size) for p in pairs["original"]]
+        pairs["ssim_original"] = [resize_ssim(p, sel.ssim_size, sel.ssim_low_size)
+                                  for p in tqdm(pairs["original"], desc="SSIM originals", leave=False)]
         return pairs
 
     # ---- one method per figure; each returns written files and optionally a table
@@ -142,7 +145,7 @@ class FigureBuilder:
             sel = load_selected(self.paths)
             datasets["this run (selected synthetic)"] = pd.DataFrame(
                 {"id": sel["caption_id"].astype(str), "caption": sel["caption"],
-                 "image": [str(self.paths.root / p) if not Path(p).is_absolute() else p for p in sel["path"]]})
+                 "image": [str(resolve_image(self.paths, p)) for p in sel["path"]]})
         except MissingInput:
             pass
         try:
@@ -151,6 +154,12 @@ class FigureBuilder:
                                                         "image": pairs["original"]})
         except MissingInput:
             pass
+        for path in sorted((self.paths.root / "selection" / "quality").glob("*.parquet")):  # real sets of stage 03
+            real = pd.read_parquet(path)
+            if {"caption_id", "caption", "path"} <= set(real.columns):
+                datasets[f"{path.stem} (real)"] = pd.DataFrame(
+                    {"id": real["caption_id"].astype(str), "caption": real["caption"],
+                     "image": [str(resolve_image(self.paths, p)) for p in real["path"]]})
         for name, path in self.cfg.figures.tsne_datasets.items():
             datasets[name] = llava_json_pairs(path)
         if not datasets:
@@ -158,7 +167,8 @@ class FigureBuilder:
         fig = self.cfg.figures
         embedded = embed_datasets(self.encoder, datasets, fig.tsne_samples, self.cfg.seed)
         coords = tsne_coordinates(embedded, self.cfg.seed, fig.tsne_perplexity)
-        return plots.plot_tsne(coords, self.out / "tsne_clip_embeddings", **self._save_kwargs()), None
+        counts = coords.pivot_table(index="dataset", columns="modality", values="x", aggfunc="size").reset_index()
+        return plots.plot_tsne(coords, self.out / "tsne_clip_embeddings", **self._save_kwargs()), counts
 
     def preference(self):
         files = sorted(preference_dir(self.paths).glob("*.jsonl"))
