@@ -267,3 +267,20 @@ def test_finished_rerun_loads_no_model(tmp_path, monkeypatch):
     first = run.answer(ctx)
     monkeypatch.setattr(inference, "load_llava", lambda *a: pytest.fail("model loaded on a finished rerun"))
     assert run.answer(ctx) == first == {"gqa": {"testdev_balanced": 4}}
+
+
+def test_cli_answers_in_shards_then_scores(tmp_path, capsys):
+    from synthvlm_repro.cli import main
+
+    common = ["--run-dir", str(tmp_path / "run"), "--set", "evaluation.benchmarks=[gqa,mme]",
+              "--set", "evaluation.limit=2"]
+    for shard in ("0", "1"):
+        assert main(["evaluate", "answer", "--shard", shard, "--num-shards", "2", *common]) == 0
+    assert main(["evaluate", "score", *common]) == 0
+    out = capsys.readouterr().out
+    assert "shard 1/2: gqa/testdev_balanced=1" in out
+    rows = json.loads((tmp_path / "run" / "evaluation" / "results.json").read_text())
+    assert {(r["benchmark"], r["metric"]) for r in rows} >= {("gqa", "accuracy"), ("mme", "perception")}
+    assert [r["n"] for r in rows if r["benchmark"] == "gqa"] == [2]
+    assert main(["evaluate", "score", "--run-dir", str(tmp_path / "elsewhere")]) == 2  # no answers: one-line error
+    assert "no answer" in capsys.readouterr().err
