@@ -186,3 +186,27 @@ def test_notebook_06_on_the_smoke_pipeline(smoke_run, project_root):
     for line in report.splitlines():
         if line.startswith("_skipped:"):
             assert line.endswith("_") and len(line) < 400
+
+
+def test_a_broken_input_fails_one_figure_not_the_build(ctx):
+    for k in (0, 1):
+        (ctx.paths.root / f"synthesis/images/00000/sv-0001_{k}.jpg").write_bytes(b"not a jpeg")
+    results = {r.name: r for r in FigureBuilder(ctx).build(["example_grid", "curation_funnel"])}
+    assert results["example_grid"].status == "failed" and "\n" not in results["example_grid"].reason
+    assert "sv-0001_" in results["example_grid"].reason  # names the file
+    assert results["curation_funnel"].status == "made"
+
+
+def test_report_has_settings_figures_and_environment(ctx):
+    from synthvlm_repro.figures.build import figures_dir
+    from synthvlm_repro.figures.report import settings_table, write_report
+
+    settings = settings_table(ctx.cfg).set_index("setting")
+    assert settings.loc["sampling steps", "paper"] == 60 and settings.loc["sampling steps", "source"] == "APP"
+    assert settings.loc["preference pairs", "this run"] == ctx.cfg.figures.preference_pairs
+    results = FigureBuilder(ctx).build(["curation_funnel", "preference"])
+    text = write_report(ctx, results, figures_dir(ctx)).read_text()
+    assert "Smoke run — tiny random models" in text
+    assert "![curation_funnel](../figures/curation_funnel.png)" in text  # relative to the run dir
+    assert "_skipped: no judgments in" in text
+    assert "| transformers |" in text and "| gpus |" in text

@@ -1,5 +1,5 @@
 """Build every figure and table of a run into the figures folder; a figure whose inputs are missing
-is skipped with a one-line reason.
+is skipped with a one-line reason, and one that fails is reported without stopping the others.
 
 Fixed names (each figure as PNG + PDF, each table as CSV + Markdown + LaTeX):
 ``data_quality``, ``data_quality_table``, ``score_distributions``, ``example_grid``,
@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class FigureResult:
-    """What happened to one figure: ``made`` with its files, or ``skipped`` with the reason."""
+    """What happened to one figure: ``made`` with its files, ``skipped`` (inputs missing) or ``failed``
+    (an error while drawing, logged with its traceback) with a one-line reason."""
 
     name: str
     status: str
@@ -192,7 +193,8 @@ class FigureBuilder:
                "tsne", "preference", "grid_search", "throughput")
 
     def build(self, only: list[str] | None = None) -> list[FigureResult]:
-        """Make each figure (or those in ``only``); missing inputs give a ``skipped`` result, not an error."""
+        """Make each figure (or those in ``only``); missing inputs give ``skipped``, any other error ``failed``
+        (with the traceback in the log); neither stops the other figures."""
         unknown = set(only or ()) - set(self.FIGURES)
         if unknown:
             raise ValueError(f"unknown figure(s) {', '.join(sorted(unknown))}; known: {', '.join(self.FIGURES)}")
@@ -206,6 +208,10 @@ class FigureBuilder:
             except MissingInput as e:
                 results.append(FigureResult(name, "skipped", reason=str(e)))
                 log.warning("figure %s skipped: %s", name, e)
+            except Exception as e:  # one broken figure must not cost the others after a long run
+                reason = f"{type(e).__name__}: {e}".splitlines()[0]
+                results.append(FigureResult(name, "failed", reason=reason))
+                log.exception("figure %s failed: %s", name, reason)
         return results
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from synthvlm_repro.figures.reference import reference_value
+from synthvlm_repro.figures.reference import reference_rows, reference_value
 from synthvlm_repro.plotting import save_figure
 
 RUN_COLOR, PAPER_COLOR, BASE_COLOR = "#1f77b4", "#d62728", "#7f7f7f"
@@ -76,6 +76,10 @@ def plot_example_grid(pairs: pd.DataFrame, out: Path, smoke: bool, dpi: int = 15
             ax.set_title(f"{kind} {img.width}×{img.height}\nCLIPScore {score:.2f}", fontsize=8)
         caption = pair.caption if len(pair.caption) < 90 else pair.caption[:87] + "..."
         axes[row, 0].set_ylabel(_wrap(caption, 30), fontsize=7, rotation=0, ha="right", va="center")
+    demo = reference_rows("demo")
+    paper = "; ".join(f"{r.synthetic:.2f} vs {r.original:.2f}" for r in
+                      demo.pivot(index="row", columns="column", values="value").itertuples())
+    fig.suptitle(f"Original vs synthetic (paper demo figure, synthetic vs real CLIPScore: {paper})", fontsize=8)
     fig.tight_layout()
     return _save(fig, out, smoke, dpi, formats)
 

@@ -64,6 +64,30 @@ def hardware() -> dict[str, str]:
     return info
 
 
+def settings_table(cfg):
+    """This run's key settings beside the paper's (``dataset`` table of the reference numbers)."""
+    import pandas as pd
+
+    from synthvlm_repro.figures.reference import reference_source, reference_value
+
+    def get(section, key):
+        return getattr(getattr(cfg, section), key, None)
+
+    rows = [("sampling steps", get("synthesis", "steps"), "sampling_steps"),
+            ("image size (px)", get("synthesis", "width"), "image_size_px"),
+            ("grid-search captions", get("synthesis", "grid_captions"), "grid_search_captions"),
+            ("SSIM weight λ", get("selection", "ssim_weight"), "ssim_weight"),
+            ("selected pairs (top k)", get("selection", "top_k"), "pairs"),
+            ("t-SNE pairs per dataset", get("figures", "tsne_samples"), "tsne_pairs_per_dataset")]
+    table = [{"setting": name, "this run": "–" if value is None else value,
+              "paper": reference_value("dataset", "SynthVLM-100K", key),
+              "source": reference_source("dataset", "SynthVLM-100K", key)} for name, value, key in rows]
+    table.append({"setting": "preference pairs", "this run": get("figures", "preference_pairs"),
+                  "paper": reference_value("preference", "Human", "n"),
+                  "source": reference_source("preference", "Human", "n")})
+    return pd.DataFrame(table)
+
+
 def _kv_table(items: dict[str, str]) -> str:
     return "| | |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in items.items())
 
@@ -81,12 +105,17 @@ def render_report(ctx: RunContext, results: list[FigureResult], figures_dir: Pat
               "Paper numbers come from `synthvlm_repro/figures/reference_numbers.yaml`; each carries a source tag "
               "(" + ", ".join(f"{k}: {v}" for k, v in load_reference()["sources"].items()) + "). "
               "A dash means the paper's number was not found.", ""]
+    lines += ["## settings: this run vs paper", "", to_markdown(settings_table(cfg)), ""]
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        lines += ["> **Figures that failed** (see the notebook log for the traceback): "
+                  + "; ".join(f"{r.name}: {r.reason}" for r in failed), ""]
     rel = Path(os.path.relpath(figures_dir, ctx.paths.root))
     for r in results:
         lines.append(f"## {r.name.replace('_', ' ')}")
         lines.append("")
         if r.status != "made":
-            lines += [f"_skipped: {r.reason}_", ""]
+            lines += [f"_{r.status}: {r.reason}_", ""]
             continue
         pngs = [p for p in r.files if p.suffix == ".png"]
         lines += [f"![{r.name}]({(rel / p.name).as_posix()})" for p in pngs]
