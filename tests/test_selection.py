@@ -149,6 +149,21 @@ def test_one_pass_scores_and_records_unreadable_images(run_dir, cfg, scorer):
     assert all(len(pd.read_parquet(p)) <= 4 for p in (run_dir / "parts").rglob("part-*.parquet"))
 
 
+def test_caption_windows_with_repeated_captions(run_dir, cfg, scorer):
+    """Caption features are encoded per window of rows; a caption text seen in an earlier window (a
+    duplicate under another id) must still be scored correctly."""
+    rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
+    rows = rows[rows.caption_id != "bad"].copy()
+    rows.loc[rows.caption_id == "c4", "caption"] = CAPTIONS["c1"]
+    small = cfg.model_copy(update={"chunk_size": 4, "batch_size": 2})
+    score_rows(rows, run_dir, small, "cpu", run_dir / "windows", scorer=scorer, progress=False)
+    scores = merge_scores(rows, run_dir / "windows", 0.5)
+    expected = scorer.clip_score(scorer.encode_images(torch.stack(
+        [scorer.preprocess(Image.open(run_dir / p).convert("RGB")) for p in scores.path])),
+        scorer.encode_texts(list(scores.caption))).numpy()
+    np.testing.assert_allclose(scores.clip_score, expected, atol=1e-6)
+
+
 def test_torch_and_skimage_backends_agree(run_dir, cfg, scorer):
     rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
     out = {}

@@ -210,9 +210,9 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
                 last = max(d.index for d in ok)
                 if last >= text_window_end:  # encode the next window's distinct captions, sorted by length
                     start, text_window_end = text_window_end, max(text_window_end + cfg.chunk_size, last + 1)
+                    text_cache = {c: text_cache[c] for c in captions if c in text_cache}
                     window = [c for c in dict.fromkeys(todo["caption"].iloc[start:text_window_end])
                               if c not in text_cache]
-                    text_cache = {c: text_cache[c] for c in captions if c in text_cache}
                     text_cache.update(zip(window, scorer.encode_texts(window)))
                 image_feats = scorer.encode_images(torch.stack([d.pixels for d in ok]))
                 text_feats = torch.stack([text_cache[c] for c in captions])
