@@ -24,7 +24,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     results = run_stage(ctx, only or None, judge=False if args.no_judge else None)
     for r in results:
         print(f"{r.status:8s} {r.name}: " + (", ".join(p.name for p in r.files) if r.files else r.reason))
-    print(f"figures in {figures_dir(ctx)}; report {ctx.paths.report_md}")
+    report = "not rewritten (partial build)" if only else str(ctx.paths.report_md)
+    print(f"figures in {figures_dir(ctx)}; report {report}")
     return 0
 
 
@@ -57,7 +58,7 @@ def register(subparsers) -> None:
     build.add_argument("--only", action="append", metavar="NAME[,NAME]",
                        help="build only these figures (repeatable): data_quality, score_distributions, "
                             "example_grid, curation_funnel, benchmarks, mmlu, tsne, preference, grid_search, "
-                            "throughput")
+                            "throughput; reproduce.md is then left as it is")
     build.add_argument("--no-judge", action="store_true",
                        help="do not run the automatic judge first, even with figures.judge_enabled")
     build.set_defaults(func=_cmd_build)

@@ -29,7 +29,8 @@ def run_judge_stage(ctx: RunContext, model: str | None = None, device: str | Non
 
 
 def run_stage(ctx: RunContext, only: list[str] | None = None, judge: bool | None = None) -> list[FigureResult]:
-    """Run the judge (when ``figures.judge_enabled`` or ``judge``), build the figures, write reproduce.md."""
+    """Run the judge (when ``figures.judge_enabled`` or ``judge``), build the figures, and write
+    reproduce.md (only when every figure was attempted, so a partial rebuild never truncates it)."""
     from synthvlm_repro.figures.artifacts import MissingInput
     from synthvlm_repro.figures.report import write_report
 
@@ -39,5 +40,6 @@ def run_stage(ctx: RunContext, only: list[str] | None = None, judge: bool | None
         except MissingInput as e:
             log.warning("preference judge skipped: %s", e)
     results = build_figures(ctx, only)
-    write_report(ctx, results, figures_dir(ctx))
+    if not only:
+        write_report(ctx, results, figures_dir(ctx))
     return results
