@@ -36,7 +36,9 @@ class Stage1Recipe(StageRecipe):
     """Projector alignment (LLaVA-1.5 ``pretrain.sh``)."""
 
     deepspeed: str | None = "configs/deepspeed_zero2.json"
-    save_steps: int = 24000
+    # LLaVA saves every 24000 steps, i.e. never within 1 epoch (391 steps for 100K, 2181 for 558K):
+    # a checkpoint every ~25K samples makes a crash cost minutes, not the run.
+    save_steps: int = 100
 
 
 class Stage2Recipe(StageRecipe):
@@ -48,7 +50,7 @@ class Stage2Recipe(StageRecipe):
     global_batch_size: int = 128
     per_device_batch_size: int = 16
     deepspeed: str | None = "configs/deepspeed_zero3.json"
-    save_steps: int = 50000
+    save_steps: int = 500  # LLaVA: 50000 (never within 5198 steps); each ZeRO-3 checkpoint holds optimizer state
 
 
 class TrainingConfig(StageConfig):
