@@ -286,6 +286,20 @@ def test_instruction_list_has_eleven_separate_prompts():
     assert [brief_instruction(f"id{i}", 0) for i in range(20)] != [brief_instruction(f"id{i}", 1) for i in range(20)]
 
 
+def test_cli_shards_then_select(run_dir, capsys, tiny):
+    from synthvlm_repro.cli import main
+
+    common = ["--run-dir", str(run_dir), "--no-progress", "--set", "selection.top_k=2"]
+    assert main(["selection", "score", "--shard", "0/2", *common]) == 0
+    assert main(["selection", "select", *common]) == 2  # shard 1 not scored yet: a one-line error
+    assert "pairs not scored yet" in capsys.readouterr().err
+    assert main(["selection", "score", "--shard", "1/2", *common]) == 0
+    assert main(["selection", "select", *common]) == 0
+    assert "2 selected" in capsys.readouterr().out
+    assert len(json.loads((run_dir / "selection" / "llava_pretrain.json").read_text())) == 2
+    assert len(pd.read_parquet(run_dir / "selection" / "scores.parquet")) == 12
+
+
 def test_cli_help_documents_every_option(capsys):
     from synthvlm_repro.cli import build_parser
 

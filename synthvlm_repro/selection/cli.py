@@ -37,14 +37,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_select(args: argparse.Namespace) -> int:
-    from synthvlm_repro.selection.clipscore import resolve_precision
     from synthvlm_repro.selection.pipeline import merge_and_write_scores
     from synthvlm_repro.selection.scoring import settings_fingerprint
     from synthvlm_repro.selection.select import run_selection
 
     ctx = context_from_args(args)
-    fingerprint, _ = settings_fingerprint(ctx.cfg.selection, resolve_precision(ctx.cfg.selection.precision,
-                                                                                args.device or ctx.device))
+    fingerprint, _ = settings_fingerprint(ctx.cfg.selection)
     scores = merge_and_write_scores(ctx, ctx.paths.selection / "score_parts" / fingerprint)
     _print_summary(ctx, scores, run_selection(ctx, scores))
     return 0
@@ -98,7 +96,7 @@ def add_arguments(actions) -> None:
                                             "one is unfinished), apply the selection rule, write "
                                             "selected.parquet, llava_pretrain.json and selection/images/.",
                                 epilog=EPILOG, formatter_class=fmt)
-    _common(select)
+    _common(select, device=False)
     select.set_defaults(func=_cmd_select)
 
     quality = actions.add_parser("quality", help="score a real image-caption dataset for the quality table",

@@ -113,13 +113,12 @@ def load_pairs(path: str | Path, image_dir: str | Path | None = None, limit: int
 def score_dataset(ctx, path: str | Path, image_dir: str | Path | None = None, name: str | None = None,
                   progress: bool = True) -> pd.DataFrame:
     """Score a real dataset exactly as the candidates (resumable); writes ``selection/quality/<name>.parquet``."""
-    from synthvlm_repro.selection.clipscore import resolve_precision
     from synthvlm_repro.selection.scoring import merge_scores, score_rows, settings_fingerprint
 
     cfg = ctx.cfg.selection
     rows = load_pairs(path, image_dir, cfg.quality_limit, ctx.cfg.seed)
     name = name or ("sample images" if str(path) == "sample" else Path(path).stem)
-    fingerprint, _ = settings_fingerprint(cfg, resolve_precision(cfg.precision, ctx.device))
+    fingerprint, _ = settings_fingerprint(cfg)
     parts_dir = ctx.paths.selection / "quality" / f"{name}-{fingerprint}"
     score_rows(rows, None, cfg, ctx.device, parts_dir, (0, 1), progress=progress)
     scores = merge_scores(rows, parts_dir, cfg.ssim_weight)

@@ -132,12 +132,16 @@ def _collate(items: list[Decoded]) -> list[Decoded]:
 # --------------------------------------------------------------------------- scoring
 
 
-def settings_fingerprint(cfg, precision: str) -> tuple[str, dict]:
-    """Hash of every setting a score depends on (model and weights, prefix, precision, SSIM geometry)."""
+def settings_fingerprint(cfg) -> tuple[str, dict]:
+    """Hash of every setting a score depends on (model and weights, prefix, precision, SSIM geometry).
+
+    The precision enters as configured (``auto``, not the device's resolution of it), so scores made on
+    GPUs are found by a ``select`` run on a CPU node.
+    """
     from synthvlm_repro.models import model_revision
 
     payload = {"model": cfg.clip_model, "pretrained": cfg.clip_pretrained,
-               "revision": model_revision(cfg.clip_model), "prefix": cfg.caption_prefix, "precision": precision,
+               "revision": model_revision(cfg.clip_model), "prefix": cfg.caption_prefix, "precision": cfg.precision,
                "ssim": [cfg.ssim_size, cfg.ssim_low_size]}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12], payload
 
@@ -256,11 +260,9 @@ def merge_scores(rows: pd.DataFrame, parts_dir: Path, ssim_weight: float) -> pd.
 def score_manifest(ctx, shard: tuple[int, int] | None = None, device: str | None = None,
                    progress: bool = True) -> Path:
     """Score this shard of the run's synthesis manifest; returns the parts folder for these settings."""
-    from synthvlm_repro.selection.clipscore import resolve_precision
-
     cfg = ctx.cfg.selection
     device = device or _shard_device(ctx.device)
-    fingerprint, payload = settings_fingerprint(cfg, resolve_precision(cfg.precision, device))
+    fingerprint, payload = settings_fingerprint(cfg)
     parts_dir = ctx.paths.selection / "score_parts" / fingerprint
     parts_dir.mkdir(parents=True, exist_ok=True)
     write_json(parts_dir / "settings.json", payload)
