@@ -112,8 +112,10 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=1024, help="JPEG side in pixels (default: 1024, as SDXL)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="candidates per caption (default 1; the official run.sh uses 5)")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
-                        help="DataLoader workers for both (official: 8; default: min(8, CPUs))")
+    parser.add_argument("--workers", type=int, default=8,
+                        help="DataLoader workers of the official CLIP pass (default: 8, as clipscore.py)")
+    parser.add_argument("--kit-workers", type=int, default=None,
+                        help="DataLoader workers of the kit (default: one per CPU core, the kit's default)")
     parser.add_argument("--batch-size", type=int, default=64, help="kit batch size (default: 64, as official)")
     parser.add_argument("--quick", action="store_true", help="16 images (a check that it runs, not a measurement)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
@@ -127,15 +129,17 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     precision = "fp16" if args.device.startswith("cuda") else "fp32"
     scorer = ClipScorer("ViT-B-32", None, args.device, precision)  # real-size architecture, random weights
-    cfg = load_config("paper", [f"selection.batch_size={args.batch_size}", f"selection.num_workers={args.workers}",
-                                f"selection.precision={precision}"]).selection
+    cfg = load_config("paper", [f"selection.batch_size={args.batch_size}", f"selection.precision={precision}",
+                                f"selection.num_workers={_yaml(args.kit_workers)}"]).selection
+    kit_workers = len(os.sched_getaffinity(0)) if cfg.num_workers is None else cfg.num_workers
 
     with tempfile.TemporaryDirectory(prefix="scoring-bench-") as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
         rows = make_jpegs(root, n, args.size, args.repeat)
         print(f"{n} JPEGs at {args.size}² made in {time.perf_counter() - t0:.1f} s; device {args.device}, "
-              f"precision {precision}, {args.workers} workers, torch threads {torch.get_num_threads()}", flush=True)
+              f"precision {precision}, workers official {args.workers} / kit {kit_workers}, "
+              f"torch threads {torch.get_num_threads()}", flush=True)
         paths = [root / p for p in rows.path]
 
         # warm-up (model, kernels, allocator) on a few images, not timed
@@ -165,7 +169,8 @@ def main(argv=None) -> int:
     d_ssim = float(np.abs(kit.ssim.to_numpy() - ssim_ref).max())
     t_official = t_clip + t_ssim
     result = {"device": args.device, "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,
-              "n": n, "size": args.size, "repeat": args.repeat, "workers": args.workers, "precision": precision,
+              "n": n, "size": args.size, "repeat": args.repeat, "official_workers": args.workers,
+              "kit_workers": kit_workers, "precision": precision,
               "official_clip_s": round(t_clip, 2), "official_ssim_s": round(t_ssim, 2),
               "official_pairs_per_s": round(n / t_official, 2), "kit_s": round(t_kit, 2),
               "kit_pairs_per_s": round(n / t_kit, 2), "speedup": round(t_official / t_kit, 2),
@@ -178,6 +183,10 @@ def main(argv=None) -> int:
         print(f"error: kit and official scores disagree (clip {d_clip:.2e}, ssim {d_ssim:.2e})", file=sys.stderr)
         return 1
     return 0
+
+
+def _yaml(value) -> str:
+    return "null" if value is None else str(value)
 
 
 def _sync(device: str) -> None:

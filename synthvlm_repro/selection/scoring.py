@@ -198,9 +198,9 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
             backend = "torch" if str(device).startswith("cuda") else "skimage"
         paths = [Path(p) if root is None else Path(root) / p for p in todo["path"]]
         dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage")
-        loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=cfg.num_workers, collate_fn=_collate,
-                            pin_memory=str(device).startswith("cuda"),
-                            persistent_workers=False, prefetch_factor=4 if cfg.num_workers else None)
+        workers = len(os.sched_getaffinity(0)) if cfg.num_workers is None else cfg.num_workers
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=workers, collate_fn=_collate,
+                            pin_memory=str(device).startswith("cuda"), prefetch_factor=4 if workers else None)
         text_cache: dict[str, torch.Tensor] = {}
         text_window_end = 0  # captions of rows before this index are encoded (a window of chunk_size rows)
         bar = tqdm(total=len(todo), desc=f"scoring shard {shard[0]}/{shard[1]}", unit="img", disable=not progress)
