@@ -210,3 +210,17 @@ def test_report_has_settings_figures_and_environment(ctx):
     assert "![curation_funnel](../figures/curation_funnel.png)" in text  # relative to the run dir
     assert "_skipped: no judgments in" in text
     assert "| transformers |" in text and "| gpus |" in text
+
+
+def test_original_images_of_a_custom_source_come_from_curated_parquet(tmp_path):
+    from synthvlm_repro.figures.pairs import original_images
+
+    (tmp_path / "imgs").mkdir()
+    source = tmp_path / "pool.json"
+    source.write_text("[]")
+    ctx = prepare_run("smoke", tmp_path / "run", [f"curation.source={source}"])
+    write_parquet(ctx.paths.curated_parquet, pd.DataFrame({"id": ["a", "b", "c"], "caption": ["x", "y", "z"],
+                                                           "image": ["imgs/a.png", "/abs/b.png", None]}))
+    df = original_images(ctx.cfg, ctx.paths).set_index("caption_id")
+    assert list(df.index) == ["a", "b"]
+    assert df.loc["a", "original"] == str(tmp_path / "imgs/a.png") and df.loc["b", "original"] == "/abs/b.png"

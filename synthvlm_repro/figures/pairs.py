@@ -25,7 +25,8 @@ def original_images(cfg: ProjectConfig, paths: RunPaths) -> pd.DataFrame:
     """``caption_id, caption, original`` for the captions that came with a real image.
 
     With ``curation.source: sample`` these are the kit's drawn sample images; otherwise the ``image``
-    column of ``captions/curated.parquet``, relative paths taken against the caption source's folder.
+    column of ``captions/curated.parquet`` (relative paths taken against ``curation.image_root`` or the
+    caption source's folder, as stage 01 does).
     """
     if cfg.curation.source == "sample":
         from synthvlm_repro.sample_data import load_sample_captions, sample_data_dir
@@ -39,7 +40,8 @@ def original_images(cfg: ProjectConfig, paths: RunPaths) -> pd.DataFrame:
     df = pd.read_parquet(curated)
     if "image" not in df.columns or df["image"].isna().all():
         raise MissingInput(f"{curated}: no 'image' column with original images")
-    base = Path(cfg.curation.source).expanduser().resolve().parent
+    root = getattr(cfg.curation, "image_root", None)  # stage 01 writes absolute paths; older files may not
+    base = (Path(root) if root else Path(cfg.curation.source).parent).expanduser().resolve()
     df = df[df["image"].notna()]
     original = [str(p) if Path(p).is_absolute() else str(base / p) for p in df["image"]]
     return pd.DataFrame({"caption_id": df["id"].astype(str), "caption": df["caption"], "original": original})
