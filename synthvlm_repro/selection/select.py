@@ -86,8 +86,11 @@ def llava_records(selected: pd.DataFrame, seed: int, best_per_caption: bool = Tr
 
 
 def _place(src: Path, dst: Path, mode: str) -> None:
+    """Put ``src`` at ``dst`` (hardlink, symlink or copy); a rerun leaves an identical entry alone."""
     if dst.exists() or dst.is_symlink():
-        if mode != "copy" and dst.exists() and os.path.samefile(src, dst):
+        if dst.exists() and (os.path.samefile(src, dst) or
+                             (mode == "copy" and dst.stat().st_size == src.stat().st_size
+                              and dst.stat().st_mtime >= src.stat().st_mtime)):
             return
         dst.unlink()
     dst.parent.mkdir(parents=True, exist_ok=True)
