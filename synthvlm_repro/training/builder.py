@@ -61,13 +61,26 @@ def build_processor(vision_tower: str, tokenizer, pad_to_square: bool = True):
                           chat_template=VICUNA_V1_CHAT_TEMPLATE)
 
 
+def load_vision_tower(vision_tower: str, dtype: torch.dtype):
+    """The vision half of a CLIP checkpoint (its text half is left out on purpose, so its load report is muted)."""
+    from transformers import CLIPVisionModel
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return CLIPVisionModel.from_pretrained(resolve_model(vision_tower), dtype=dtype)
+    finally:
+        hf_logging.set_verbosity(level)
+
+
 def build_llava(cfg: TrainingConfig, dtype: torch.dtype = torch.float32, seed: int = 0):
     """``(LlavaForConditionalGeneration, LlavaProcessor)`` assembled from ``cfg.vision_tower`` + ``cfg.language_model``."""
-    from transformers import AutoModelForCausalLM, CLIPVisionModel, LlavaConfig, LlavaForConditionalGeneration
+    from transformers import AutoModelForCausalLM, LlavaConfig, LlavaForConditionalGeneration
     from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
     tokenizer = load_tokenizer_with_image_token(cfg.language_model)
-    vision = CLIPVisionModel.from_pretrained(resolve_model(cfg.vision_tower), dtype=dtype)
+    vision = load_vision_tower(cfg.vision_tower, dtype)
     lm = AutoModelForCausalLM.from_pretrained(resolve_model(cfg.language_model), dtype=dtype)
     torch.manual_seed(seed)  # mean_resizing samples the new rows; the projector init draws too
     lm.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=cfg.pad_vocab_to_multiple_of, mean_resizing=True)
