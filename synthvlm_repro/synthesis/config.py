@@ -26,6 +26,7 @@ class SynthesisConfig(StageConfig):
     attention: Literal["sdpa", "classic"] = "sdpa"  # sdpa: torch's fused attention; classic: bmm (slower)
     compile: bool = False  # torch.compile the UNet/transformer (pays off after the first batches)
     max_sequence_length: int | None = None  # T5 tokens for SD3 (official: 512); None: pipeline default
+    drop_components: list[str] = []  # load these as None, e.g. [text_encoder_3, tokenizer_3]: SD3 without T5
 
     # generation
     steps: int = Field(60, ge=1)

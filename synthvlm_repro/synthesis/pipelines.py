@@ -72,7 +72,7 @@ class ImageGenerator:
         from diffusers import AutoencoderKL, AutoPipelineForText2Image, DiffusionPipeline
 
         dtype = DTYPES[cfg.dtype]
-        extra = {}
+        extra = {name: None for name in cfg.drop_components}
         if cfg.vae:
             extra["vae"] = AutoencoderKL.from_pretrained(resolve_model(cfg.vae), dtype=dtype)
         pipe = AutoPipelineForText2Image.from_pretrained(resolve_model(cfg.model), dtype=dtype, variant=cfg.variant,
@@ -80,7 +80,7 @@ class ImageGenerator:
         refiner = None
         if use_refiner and cfg.refiner:
             refiner = DiffusionPipeline.from_pretrained(resolve_model(cfg.refiner), dtype=dtype, variant=cfg.variant,
-                                                        **extra)
+                                                        **({"vae": extra["vae"]} if cfg.vae else {}))
         for p in (pipe, refiner):
             if p is not None:
                 _configure(p, cfg, device)

@@ -15,12 +15,14 @@ from synthvlm_repro.synthesis.images import encode
 from synthvlm_repro.synthesis.pipelines import ImageGenerator
 
 log = logging.getLogger(__name__)
-CONFIG_COLUMNS = ("model", "refiner", "vae", "scheduler", "dtype", "variant", "attention", "compile", "vae_upcast",
+CONFIG_COLUMNS = ("model", "refiner", "vae", "drop_components", "scheduler", "dtype", "variant", "attention", "compile", "vae_upcast",
                   "steps", "guidance_scale", "width", "height", "negative_prompt", "high_noise_frac",
                   "max_sequence_length", "batch_size", "image_format", "jpeg_quality")
 
 
 def _clean(value):
+    if hasattr(value, "tolist"):  # list columns come back as numpy arrays
+        return value.tolist()
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return value.item() if hasattr(value, "item") else value
