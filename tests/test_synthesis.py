@@ -183,3 +183,57 @@ def test_notebook_in_the_smoke_pipeline(smoke_run):
     assert all((paths.root / p).exists() for p in frame["path"])
     assert (paths.figures / "synthesis_samples.png").exists() and (paths.figures / "synthesis_grid.png").exists()
     assert len(pd.read_parquet(paths.synthesis / "grid.parquet")) > 0
+
+
+class FlakyGenerator(ImageGenerator):
+    """The real tiny pipelines, with the second render call failing like a CUDA out-of-memory error."""
+
+    calls = 0
+
+    def render(self, *args, **kwargs):
+        FlakyGenerator.calls += 1
+        if FlakyGenerator.calls == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return super().render(*args, **kwargs)
+
+
+def test_a_failed_batch_is_recorded_and_retried_by_the_next_run(tmp_path, generator):
+    ctx = make_ctx(tmp_path / "flaky", n=4)  # 8 images, 2 batches
+    flaky = FlakyGenerator(generator.pipe, generator.refiner, generator.settings)
+    first = synthesize(ctx, generator=flaky, progress=False)
+    frame = pd.read_parquet(ctx.paths.synthesis_manifest)
+    assert first.failed == 4 and (frame["status"] == "failed").sum() == 4
+    assert "out of memory" in frame.loc[frame["status"] == "failed", "reason"].iloc[0]
+    second = synthesize(ctx, generator=flaky, progress=False)
+    assert (second.skipped, second.generated) == (4, 4)
+    assert set(pd.read_parquet(ctx.paths.synthesis_manifest)["status"]) == {"ok"}
+
+
+def test_webdataset_shards_hold_the_ok_images(reference):
+    import tarfile
+
+    ctx, _ = reference
+    wds_ctx = prepare_run("smoke", ctx.paths.root, SMALL + ["synthesis.webdataset=true",
+                                                            "synthesis.webdataset_shard_size=5"])
+    frame = merge(wds_ctx)
+    tars = sorted((ctx.paths.synthesis / "wds").glob("*.tar"))
+    assert len(tars) == 3  # 12 images, 5 per shard
+    with tarfile.open(tars[0]) as tar:
+        names = tar.getnames()
+        first = frame.iloc[0]
+        key = first["path"].rsplit("/", 1)[1].rsplit(".", 1)[0]
+        assert {f"{key}.jpg", f"{key}.txt", f"{key}.json"} <= set(names)
+        assert tar.extractfile(f"{key}.jpg").read() == (ctx.paths.root / first["path"]).read_bytes()
+
+
+def test_cli_documents_every_option_and_merge_reports_missing_work(tmp_path, capsys):
+    from synthvlm_repro.cli import build_parser, main
+
+    parser = build_parser()
+    synthesis = parser._subparsers._group_actions[0].choices["synthesis"]
+    for name, action_parser in synthesis._subparsers._group_actions[0].choices.items():
+        for action in action_parser._actions:
+            assert action.help, f"synthesis {name}: {action.option_strings} has no help"
+    make_ctx(tmp_path / "cli", n=2)
+    assert main(["synthesis", "merge", "--run-dir", str(tmp_path / "cli")] + sum([["--set", o] for o in SMALL], [])) == 1
+    assert "4 of 4 images not generated yet" in capsys.readouterr().err
