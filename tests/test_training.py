@@ -265,7 +265,9 @@ def test_bench_7b_architecture_has_llava_1_5_7b_parameter_count(project_root):
 
 
 def test_deepspeed_configs_follow_llava_and_leave_batch_fields_to_the_trainer(project_root):
-    paper = load_config("paper").training
+    from synthvlm_repro.training.config import TrainingConfig
+
+    paper = TrainingConfig()  # the paper recipe is the default
     for recipe, stage in ((paper.stage1, 2), (paper.stage2, 3)):
         ds = json.loads((project_root / recipe.deepspeed).read_text())
         assert ds["zero_optimization"]["stage"] == stage

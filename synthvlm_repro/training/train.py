@@ -35,7 +35,7 @@ def _trainer_class():
         transformers 5 saves Llava weights under llava-hf's original key names (``language_model.model.*``)
         but resumes with a plain ``load_state_dict`` on the current names, which silently loads nothing and
         restarts from the initial weights. Checkpoints are therefore written in the current layout; only the
-        final export (``export_original_format``) uses llava-hf's names, for lmms-eval and older readers.
+        final export (``export_original_format``) uses llava-hf's key names, as published llava-hf checkpoints.
         """
 
         export_original_format = False
