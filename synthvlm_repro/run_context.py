@@ -32,7 +32,8 @@ class RunContext:
 def prepare_run(profile: str = "smoke", run_dir: str | os.PathLike | None = None,
                 overrides: Iterable[str] | Mapping[str, Any] | None = None) -> RunContext:
     """Load ``profile`` with ``overrides``, create the run dir and write its effective ``config.yaml``."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("synthvlm_repro").setLevel(logging.INFO)  # our progress, not every library's INFO
     cfg = load_config(profile, overrides)
     paths = RunPaths.for_run(run_dir, cfg.profile)
     write_text(paths.config_yaml, dump_config(cfg))
