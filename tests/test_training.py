@@ -80,6 +80,20 @@ def test_processor_pads_to_square_with_clip_mean_colour(built):
     assert pixels[0, 28, 28] > 1.5  # red stays red in the middle
 
 
+def test_stage1_centre_crops_and_stage2_pads_as_llava(built, cfg, tmp_path):
+    from PIL import Image
+
+    _, processor = built
+    Image.new("RGB", (120, 40), (255, 0, 0)).save(tmp_path / "wide.png")
+    (tmp_path / "d.json").write_text(json.dumps([{"id": "w", "image": "wide.png", "conversations": [
+        {"from": "human", "value": "<image>"}, {"from": "gpt", "value": "red"}]}]))
+    assert not cfg.stage1.pad_to_square and cfg.stage2.pad_to_square
+    pixels = {pad: LlavaDataset(tmp_path / "d.json", tmp_path, processor, "plain", 16, 512,
+                                pad_to_square=pad)[0]["pixel_values"] for pad in (False, True)}
+    assert pixels[False][0].min() > 1.5  # centre crop: all red
+    assert pixels[True][:, 0, :].abs().max() < 0.02  # padded: mean-colour band on top
+
+
 def test_save_load_round_trip(built, tmp_path):
     model, processor = built
     save_llava(model, processor, tmp_path / "m")

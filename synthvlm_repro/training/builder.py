@@ -48,7 +48,8 @@ def load_tokenizer_with_image_token(language_model: str):
 
 
 def build_processor(vision_tower: str, tokenizer, pad_to_square: bool = True):
-    """``LlavaProcessor``: CLIP's image settings (+ LLaVA pad-to-square) and one ``<image>`` -> N tokens."""
+    """``LlavaProcessor``: CLIP's image settings (+ LLaVA pad-to-square, as LLaVA-1.5 is fine-tuned and
+    evaluated) and one ``<image>`` -> N tokens."""
     from transformers import AutoConfig, LlavaImageProcessor, LlavaProcessor
 
     path = resolve_model(vision_tower)
@@ -102,7 +103,7 @@ def build_llava(cfg: TrainingConfig, dtype: torch.dtype = torch.float32, seed: i
     for name, p in model.named_parameters():
         if p.is_meta:
             raise RuntimeError(f"build_llava: parameter {name} was left uninitialised")
-    return model, build_processor(cfg.vision_tower, tokenizer, cfg.pad_to_square)
+    return model, build_processor(cfg.vision_tower, tokenizer)
 
 
 def save_llava(model, processor, out: str | Path) -> Path:

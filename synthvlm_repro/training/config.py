@@ -30,6 +30,9 @@ class StageRecipe(StageConfig):
     save_steps: int = 500
     save_total_limit: int = 1
     max_samples: int | None = None  # train on the first N rows only (quick runs)
+    # LLaVA's --image_aspect_ratio pad: pad to a square in CLIP's mean colour before resize + centre crop.
+    # LLaVA-1.5 sets it in finetune.sh only; pretrain.sh centre-crops.
+    pad_to_square: bool = False
 
 
 class Stage1Recipe(StageRecipe):
@@ -46,6 +49,7 @@ class Stage2Recipe(StageRecipe):
 
     template: Literal["plain", "v1"] = "v1"
     tune: Literal["projector", "projector+lm"] = "projector+lm"
+    pad_to_square: bool = True
     learning_rate: float = 2e-5
     global_batch_size: int = 128
     per_device_batch_size: int = 16
@@ -59,7 +63,6 @@ class TrainingConfig(StageConfig):
     vision_tower: str = "openai/clip-vit-large-patch14-336"
     language_model: str = "lmsys/vicuna-7b-v1.5"
     vision_feature_layer: int = -2
-    pad_to_square: bool = True  # LLaVA's --image_aspect_ratio pad (background = CLIP mean colour)
     pad_vocab_to_multiple_of: int = 64  # as llava-hf's conversion (32002 -> 32064 rows)
     dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
     max_length: int = 2048

@@ -48,12 +48,13 @@ class LlavaDataset(torch.utils.data.Dataset):
     """One LLaVA sample -> ``{input_ids, labels, pixel_values?}`` for ``LlavaForConditionalGeneration``."""
 
     def __init__(self, json_path: str | Path, image_folder: str | Path | None, processor, template: str,
-                 image_seq_length: int, max_length: int, max_samples: int | None = None):
+                 image_seq_length: int, max_length: int, max_samples: int | None = None, pad_to_square: bool = True):
         self.json_path = Path(json_path)
         self.rows = read_llava_json(json_path, max_samples)
         self.image_folder = Path(image_folder) if image_folder else None
         self.processor, self.template = processor, template
         self.image_seq_length, self.max_length = image_seq_length, max_length
+        self.pad_to_square = pad_to_square
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -78,7 +79,8 @@ class LlavaDataset(torch.utils.data.Dataset):
                 image = Image.open(path).convert("RGB")
             except (OSError, ValueError) as e:
                 raise DataError(f"{self.json_path}: row {i} (id {self.rows[i].get('id')}): image {path}: {e}") from None
-            item["pixel_values"] = self.processor.image_processor(image, return_tensors="pt")["pixel_values"][0]
+            item["pixel_values"] = self.processor.image_processor(image, do_pad=self.pad_to_square,
+                                                                  return_tensors="pt")["pixel_values"][0]
         return item
 
     def lengths(self) -> list[int]:

@@ -179,7 +179,7 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
 
     json_path, image_folder = stage_data(cfg, paths, stage, seed)
     dataset = LlavaDataset(json_path, image_folder, processor, r.template, image_tokens_per_image(processor),
-                           cfg.max_length, r.max_samples)
+                           cfg.max_length, r.max_samples, r.pad_to_square)
     write_json(out / "label_check.json", check_labels(dataset, cfg.max_masked_fraction, cfg.label_check_rows, seed))
 
     processor.tokenizer.padding_side = "right"
