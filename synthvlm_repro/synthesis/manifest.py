@@ -22,7 +22,10 @@ DONE_STATUSES = ("ok", "broken")
 
 
 def settings_hash(settings: dict) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    """Hash of the settings without the weight revisions (a hub model's commit is only known once it is
+    downloaded; the revisions are recorded, and regeneration checks them)."""
+    core = {k: v for k, v in settings.items() if not k.endswith("_revision")}
+    return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def job_hash(items: list[WorkItem], settings_id: str) -> str:
@@ -82,9 +85,12 @@ def finished_rows(rows: list[dict], settings_id: str, run_root: Path) -> dict[tu
 
 
 def write_settings(parts_dir: Path, settings: dict) -> str:
+    """Store the settings once per hash (again when they now know more revisions); returns the hash."""
     sid = settings_hash(settings)
     target = parts_dir / f"settings-{sid}.json"
-    if not target.exists():
+    unknown = sum(v == "hub" for k, v in settings.items() if k.endswith("_revision"))
+    if not target.exists() or unknown < sum(v == "hub" for k, v in json.loads(target.read_text()).items()
+                                            if k.endswith("_revision")):
         write_json(target, settings)
     return sid
 

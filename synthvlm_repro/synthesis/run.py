@@ -83,6 +83,7 @@ def synthesize(ctx: RunContext, shard: Shard | None = None, generator: ImageGene
     log.info("shard %s: %d batches to render, %d images already done", shard.name, len(todo), skipped)
     if todo:
         generator = generator or ImageGenerator.from_config(cfg, _device(ctx))
+        write_settings(parts, run_settings(cfg, ctx.cfg.seed))  # hub revisions are known once downloaded
         journal = Journal(parts / f"{shard.name}.jsonl")
         bar = tqdm(total=sum(len(b) for b in todo), desc=f"synthesis {shard.name}", unit="img", disable=not progress)
         for batch in todo:
