@@ -170,7 +170,10 @@ def weights_revision(ref: str | None) -> str:
         from huggingface_hub import try_to_load_from_cache
 
         for filename in ("model_index.json", "config.json"):
-            cached = try_to_load_from_cache(ref, filename)
+            try:
+                cached = try_to_load_from_cache(ref, filename)
+            except ValueError:  # not a valid repo id (HFValidationError)
+                return revision
             if isinstance(cached, str):  # .../snapshots/<commit>/<filename>
                 return Path(cached).parent.name
     return revision
