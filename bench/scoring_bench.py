@@ -174,7 +174,8 @@ def main(argv=None) -> int:
               "official_clip_s": round(t_clip, 2), "official_ssim_s": round(t_ssim, 2),
               "official_pairs_per_s": round(n / t_official, 2), "kit_s": round(t_kit, 2),
               "kit_pairs_per_s": round(n / t_kit, 2), "speedup": round(t_official / t_kit, 2),
-              "max_abs_diff_clip": d_clip, "max_abs_diff_ssim": d_ssim}
+              "max_abs_diff_clip": d_clip, "max_abs_diff_ssim": d_ssim,
+              "clip_positive_fraction": float((clip_ref > 0).mean())}  # random weights: many cosines clip to 0
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
