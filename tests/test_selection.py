@@ -167,8 +167,8 @@ def test_caption_windows_with_repeated_captions(run_dir, cfg, scorer):
 def test_torch_and_skimage_backends_agree(run_dir, cfg, scorer):
     rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
     out = {}
-    for backend in ("torch", "skimage"):
-        c = cfg.model_copy(update={"ssim_backend": backend})
+    for backend, workers in (("torch", 2), ("skimage", 0)):  # torch: also through DataLoader worker processes
+        c = cfg.model_copy(update={"ssim_backend": backend, "num_workers": workers})
         score_rows(rows, run_dir, c, "cpu", run_dir / backend, scorer=scorer, progress=False)
         out[backend] = merge_scores(rows, run_dir / backend, 0.5)
     np.testing.assert_allclose(out["torch"].ssim, out["skimage"].ssim, atol=1e-10)

@@ -125,8 +125,19 @@ class PairImages:
         return out
 
 
-def _collate(items: list[Decoded]) -> list[Decoded]:
-    return items
+def collate_decoded(items: list[Decoded]) -> dict:
+    """Stack a batch in the worker (so the main process only moves pinned tensors to the device)."""
+    import torch
+
+    ok = [d for d in items if d.status == "ok"]
+    batch = {"index": [d.index for d in ok], "failed": [d for d in items if d.status != "ok"],
+             "pixels": torch.stack([d.pixels for d in ok]) if ok else None, "ssim": None, "a": None, "b": None}
+    if ok and ok[0].pair is not None:
+        batch["a"] = torch.from_numpy(np.stack([d.pair[0] for d in ok]))
+        batch["b"] = torch.from_numpy(np.stack([d.pair[1] for d in ok]))
+    elif ok:
+        batch["ssim"] = torch.tensor([d.ssim for d in ok], dtype=torch.float64)
+    return batch
 
 
 # --------------------------------------------------------------------------- scoring
@@ -199,37 +210,36 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
         paths = [Path(p) if root is None else Path(root) / p for p in todo["path"]]
         dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage")
         workers = len(os.sched_getaffinity(0)) if cfg.num_workers is None else cfg.num_workers
-        loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=workers, collate_fn=_collate,
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=workers, collate_fn=collate_decoded,
                             pin_memory=str(device).startswith("cuda"), prefetch_factor=4 if workers else None)
         text_cache: dict[str, torch.Tensor] = {}
         text_window_end = 0  # captions of rows before this index are encoded (a window of chunk_size rows)
         bar = tqdm(total=len(todo), desc=f"scoring shard {shard[0]}/{shard[1]}", unit="img", disable=not progress)
         for batch in loader:
-            ok = [d for d in batch if d.status == "ok"]
-            for d in batch:
-                if d.status != "ok":
-                    records.append(_record(todo.iloc[d.index], None, None, d.status, d.error))
+            for d in batch["failed"]:
+                records.append(_record(todo.iloc[d.index], None, None, d.status, d.error))
+            ok = batch["index"]
             if ok:
-                captions = [todo.at[d.index, "caption"] for d in ok]
-                last = max(d.index for d in ok)
+                captions = [todo.at[i, "caption"] for i in ok]
+                last = max(ok)
                 if last >= text_window_end:  # encode the next window's distinct captions, sorted by length
                     start, text_window_end = text_window_end, max(text_window_end + cfg.chunk_size, last + 1)
                     text_cache = {c: text_cache[c] for c in captions if c in text_cache}
                     window = [c for c in dict.fromkeys(todo["caption"].iloc[start:text_window_end])
                               if c not in text_cache]
                     text_cache.update(zip(window, scorer.encode_texts(window)))
-                image_feats = scorer.encode_images(torch.stack([d.pixels for d in ok]))
+                image_feats = scorer.encode_images(batch["pixels"])
                 text_feats = torch.stack([text_cache[c] for c in captions])
                 clip = scorer.clip_score(image_feats, text_feats).cpu().numpy()
-                if backend == "skimage":
-                    ssim = np.array([d.ssim for d in ok])
+                if batch["ssim"] is not None:
+                    ssim = batch["ssim"].numpy()
                 else:
-                    a = torch.from_numpy(np.stack([d.pair[0] for d in ok])).to(device, non_blocking=True)
-                    b = torch.from_numpy(np.stack([d.pair[1] for d in ok])).to(device, non_blocking=True)
+                    a = batch["a"].to(device, non_blocking=True)
+                    b = batch["b"].to(device, non_blocking=True)
                     ssim = ssim_batch(a, b).cpu().numpy()
-                for d, c, s in zip(ok, clip, ssim):
-                    records.append(_record(todo.iloc[d.index], float(c), float(s), "ok", ""))
-            bar.update(len(batch))
+                for i, c, s in zip(ok, clip, ssim):
+                    records.append(_record(todo.iloc[i], float(c), float(s), "ok", ""))
+            bar.update(len(ok) + len(batch["failed"]))
             flush()
         bar.close()
     flush(final=True)
