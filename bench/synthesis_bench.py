@@ -141,6 +141,10 @@ def kit_run(base, refiner, prompts, args, run_dir: Path, vae_upcast: bool | None
     _sync()
     seconds = time.perf_counter() - t0
     frame = pd.read_parquet(ctx.paths.synthesis_manifest)
+    broken = int((frame["status"] == "broken").sum())
+    if broken:  # random fp16 weights can overflow; then kept counts mean little, say so
+        print(f"kit: {broken} of {len(frame)} images broken ({dict(frame['reason'].value_counts())}), "
+              f"{int(frame['retried_with_upcast'].sum())} re-decoded in fp32", flush=True)
     return seconds, int((frame["status"] == "ok").sum())
 
 
