@@ -30,7 +30,7 @@ class SelectionConfig(StageConfig):
     top_fraction: float | None = Field(None, gt=0, le=1)  # used when top_k is null
     # Throughput.
     batch_size: int = Field(64, ge=1)
-    num_workers: int | None = Field(None, ge=0)  # DataLoader workers that decode/resize; None: one per CPU core
+    num_workers: int | None = Field(None, ge=0)  # DataLoader workers; None: the node's cores / local ranks
     chunk_size: int = Field(4096, ge=1)  # rows per resumable part file
     # Outputs.
     image_link: Literal["hardlink", "copy", "symlink"] = "hardlink"  # how selection/images/ is filled

@@ -209,7 +209,7 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
             backend = "torch" if str(device).startswith("cuda") else "skimage"
         paths = [Path(p) if root is None else Path(root) / p for p in todo["path"]]
         dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage")
-        workers = len(os.sched_getaffinity(0)) if cfg.num_workers is None else cfg.num_workers
+        workers = default_workers() if cfg.num_workers is None else cfg.num_workers
         loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=workers, collate_fn=collate_decoded,
                             pin_memory=str(device).startswith("cuda"), prefetch_factor=4 if workers else None)
         text_cache: dict[str, torch.Tensor] = {}
@@ -279,6 +279,11 @@ def score_manifest(ctx, shard: tuple[int, int] | None = None, device: str | None
     rows = read_manifest(ctx.paths.synthesis_manifest)
     score_rows(rows, ctx.paths.root, cfg, device, parts_dir, shard or parse_shard(None), progress=progress)
     return parts_dir
+
+
+def default_workers() -> int:
+    """One DataLoader worker per CPU core, shared among the ranks torchrun started on this node."""
+    return max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
 
 
 def _shard_device(device: str) -> str:
