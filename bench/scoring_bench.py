@@ -31,22 +31,29 @@ import torch
 from PIL import Image
 
 
+def _write_jpeg(args) -> None:
+    i, path, size = args
+    rng = np.random.default_rng(i)
+    x = np.linspace(0, 1, size, dtype=np.float32)
+    gradient = np.add.outer(x * rng.uniform(50, 200), x * rng.uniform(50, 200))[..., None] * rng.random(3)
+    noise = rng.normal(0, rng.uniform(2, 40), (size, size, 3)).astype(np.float32)
+    Image.fromarray((gradient + noise).clip(0, 255).astype(np.uint8)).save(path, quality=95)
+
+
 def make_jpegs(folder: Path, n: int, size: int, repeat: int) -> pd.DataFrame:
-    """``n`` noise-plus-gradient JPEGs (deterministic) and a manifest with ``n // repeat`` captions."""
+    """``n`` noise-plus-gradient JPEGs (deterministic, written in parallel) and a manifest with
+    ``n // repeat`` captions."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from synthvlm_repro.sample_data import load_sample_captions
 
     captions = [c["caption"] for c in load_sample_captions()]
-    rows = []
-    for i in range(n):
-        rng = np.random.default_rng(i)
-        x = np.linspace(0, 1, size, dtype=np.float32)
-        gradient = np.add.outer(x * rng.uniform(50, 200), x * rng.uniform(50, 200))[..., None] * rng.random(3)
-        noise = rng.normal(0, rng.uniform(2, 40), (size, size, 3)).astype(np.float32)
-        path = folder / f"{i:05d}.jpg"
-        Image.fromarray((gradient + noise).clip(0, 255).astype(np.uint8)).save(path, quality=95)
-        cid = f"c{i // repeat:05d}"
-        rows.append(dict(caption_id=cid, candidate=i % repeat, caption=captions[(i // repeat) % len(captions)],
-                         path=path.name, status="ok"))
+    jobs = [(i, folder / f"{i:05d}.jpg", size) for i in range(n)]
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        list(pool.map(_write_jpeg, jobs, chunksize=8))
+    rows = [dict(caption_id=f"c{i // repeat:05d}", candidate=i % repeat,
+                 caption=captions[(i // repeat) % len(captions)], path=f"{i:05d}.jpg", status="ok")
+            for i in range(n)]
     return pd.DataFrame(rows)
 
 

@@ -193,6 +193,7 @@ def main(argv=None) -> int:
                         help="kit decodes with the VAE in fp32 like the official loop (default: fp16 decode, as with "
                              "synthesis.vae=madebyollin/sdxl-vae-fp16-fix, broken images re-decoded in fp32)")
     parser.add_argument("--out", default=None, help="folder for the rendered files (default: a temp dir)")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     cuda = args.device == "cuda"
     if cuda and not torch.cuda.is_available():
@@ -251,6 +252,14 @@ def main(argv=None) -> int:
           f"{flops / 1e12:.3f} TFLOP; at 60 steps: {flops * 60 / args.steps / 1e12:.3f} TFLOP")
     print("img/s @60 steps = measured rate x steps / 60 (UNet-dominated; text encoding and VAE decode are "
           "per image, so this slightly underestimates)")
+    if args.json:
+        result = {"device": torch.cuda.get_device_name() if cuda else "cpu", "size": args.size, "steps": args.steps,
+                  "images": args.images, "batch_size": args.batch_size, "compile": args.compile,
+                  "official_s": round(t_official, 3), "kit_s": round(t_kit, 3), "kit_kept": kept,
+                  "official_img_per_s": round(official_rate, 4), "kit_kept_img_per_s": round(kit_rate, 4),
+                  "speedup": round(kit_rate / official_rate, 3), "unet_tflop_per_image": round(flops / 1e12, 4),
+                  "kit_unet_tflop_per_s": round(flops * args.images / t_kit / 1e12, 2)}
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
