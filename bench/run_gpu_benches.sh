@@ -14,6 +14,6 @@ run() {  # name, timeout seconds, command...
   tail -n 25 "$out/$name.log"; echo "=== $name rc=$rc"
 }
 run synthesis 180 python3 bench/synthesis_bench.py --device cuda --json "$out/synthesis.json"
-run scoring 100 python3 bench/scoring_bench.py --device cuda --json "$out/scoring.json"
+run scoring 150 python3 bench/scoring_bench.py --device cuda --n 512 --json "$out/scoring.json"
 run train 140 python3 bench/train_bench.py --device cuda --json "$out/train.json"
 run evaluation 50 python3 bench/evaluation_bench.py --device cuda --questions 128 --batch-sizes 1,8,32 --dtype bf16 --json "$out/evaluation.json"
