@@ -95,3 +95,15 @@ def test_tiny_llava_tokenizer_gives_the_same_masks(tiny):
     llava_tok = AutoProcessor.from_pretrained(tiny("llava")).tokenizer
     t = tokenize(conv("<image>\nQ?", "Yes.", "Why?", "Because."), llava_tok, "v1", N_IMG, has_image=True)
     assert split(t, llava_tok)[1] == " Yes.</s> Because.</s>"
+
+
+def test_training_v1_text_is_the_evaluation_prompt_plus_the_answer():
+    """Stage 04 trains on exactly the prompt stage 05 asks with (one shared vicuna_v1 definition)."""
+    from synthvlm_repro.evaluation.prompting import question_prompt
+    from synthvlm_repro.training.templates import render
+
+    conv = [{"from": "human", "value": "<image>\nWhat colour is the car?"}, {"from": "gpt", "value": "Red"}]
+    text, spans = render(conv, "v1", has_image=True)
+    prompt = question_prompt("What colour is the car?")
+    assert text == prompt + " Red</s>"
+    assert text[spans[0][0]:spans[0][1]] == " Red</s>"

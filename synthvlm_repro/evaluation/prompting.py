@@ -1,9 +1,8 @@
 """LLaVA-1.5's ``vicuna_v1`` conversation template and its prompt suffixes.
 
-Training (stage 04) and evaluation must build prompts identically; this is the evaluation side's
-copy (to be shared with stage 04). Written from LLaVA's ``conv_vicuna_v1`` definition: system
-prompt, roles ``USER``/``ASSISTANT``, separators ``" "`` and ``"</s>"``. The tokenizer adds ``<s>``.
-llava-hf's own chat template lacks the system prompt (anchors.md B3.5), so it is not used here.
+Training (stage 04) and evaluation build prompts from the same definition,
+:mod:`synthvlm_repro.conversation`; this module adds the question prompt, LLaVA's answer-format
+suffixes and the pad-to-square image transform.
 """
 
 from __future__ import annotations
@@ -12,28 +11,10 @@ from typing import Sequence
 
 from PIL import Image
 
-SYSTEM_PROMPT = ("A chat between a curious user and an artificial intelligence assistant. "
-                 "The assistant gives helpful, detailed, and polite answers to the user's questions.")
-ROLES = ("USER", "ASSISTANT")
-SEP, SEP2 = " ", "</s>"
-IMAGE_TOKEN = "<image>"
+from synthvlm_repro.conversation import IMAGE_TOKEN, ROLES, SEP, SEP2, SYSTEM_PROMPT, vicuna_v1_prompt  # noqa: F401
+
 SHORT_ANSWER = "Answer the question using a single word or phrase."
 OPTION_LETTER = "Answer with the option's letter from the given choices directly."
-
-
-def vicuna_v1_prompt(turns: Sequence[tuple[str, str | None]]) -> str:
-    """Render ``[(role, message)]``; a final ``(ASSISTANT, None)`` leaves the prompt open for generation."""
-    text = SYSTEM_PROMPT + SEP
-    for i, (role, message) in enumerate(turns):
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r} (expected one of {ROLES})")
-        if message is None:
-            if i != len(turns) - 1:
-                raise ValueError("only the last turn may be open (message None)")
-            text += f"{role}:"
-        else:
-            text += f"{role}: {message}" + (SEP if role == ROLES[0] else SEP2)
-    return text
 
 
 def question_prompt(question: str, with_image: bool = True) -> str:

@@ -14,17 +14,15 @@ from pathlib import Path
 
 import torch
 
+from synthvlm_repro.conversation import IMAGE_TOKEN, SYSTEM_PROMPT
 from synthvlm_repro.models import resolve_model
 from synthvlm_repro.training.config import TrainingConfig
 
 log = logging.getLogger(__name__)
 
-IMAGE_TOKEN = "<image>"
 PAD_TOKEN = "<pad>"
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-# Vicuna v1 system prompt (LLaVA ``conv_vicuna_v1``).
-VICUNA_SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. "
-                 "The assistant gives helpful, detailed, and polite answers to the user's questions.")
+VICUNA_SYSTEM = SYSTEM_PROMPT  # LLaVA ``conv_vicuna_v1``, shared with evaluation
 # The v1 format for ``processor.apply_chat_template``: the system prompt, "USER: <image>\n..." and
 # "ASSISTANT: ...</s>" — the prompt the model was trained on (llava-hf's own template omits the system).
 VICUNA_V1_CHAT_TEMPLATE = (

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from synthvlm_repro.training.builder import IMAGE_TOKEN, VICUNA_SYSTEM
+from synthvlm_repro.conversation import IMAGE_TOKEN, ROLES as V1_ROLES, SEP, SEP2, SYSTEM_PROMPT
 
 IGNORE_INDEX = -100
-ROLES = {"human": "USER", "gpt": "ASSISTANT"}
+ROLES = {"human": V1_ROLES[0], "gpt": V1_ROLES[1]}
 
 
 @dataclass
@@ -48,7 +48,7 @@ def render(conversations: list[dict], template: str, has_image: bool) -> tuple[s
         return text, [(start, len(text))]
     if template != "v1":
         raise ValueError(f"unknown template {template!r} (plain, v1)")
-    text, spans = VICUNA_SYSTEM + " ", []
+    text, spans = SYSTEM_PROMPT + SEP, []
     for i, turn in enumerate(conversations):
         role = ROLES.get(turn.get("from"))
         expected = "USER" if i % 2 == 0 else "ASSISTANT"
@@ -60,11 +60,11 @@ def render(conversations: list[dict], template: str, has_image: bool) -> tuple[s
                 value = IMAGE_TOKEN + "\n" + value.replace(IMAGE_TOKEN, "").strip()
             elif not has_image:
                 value = value.replace(IMAGE_TOKEN, "").strip()
-            text += f"USER: {value} "
+            text += f"{role}: {value}{SEP}"
         else:
-            text += "ASSISTANT:"
+            text += f"{role}:"
             start = len(text)  # the space before the answer belongs to the answer's first token
-            text += f" {value}</s>"
+            text += f" {value}{SEP2}"
             spans.append((start, len(text)))
     return text, spans
 
