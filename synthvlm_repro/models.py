@@ -42,13 +42,24 @@ def load_open_clip(model: str, pretrained: str | None, device: str = "cpu", prec
 
 
 def model_revision(ref: str | None) -> str:
-    """A short identity of the weights behind ``ref`` (for manifests): the tiny hash or the hub commit."""
+    """A short identity of the weights behind ``ref`` (for manifests): the tiny model's hash, the HF
+    cache snapshot commit of a hub id, ``local`` for a plain directory, else ``hub`` (not cached yet)."""
     if ref is None:
         return ""
-    resolved = resolve_model(ref)
+    resolved = Path(resolve_model(ref))
     if ref.startswith(TINY_PREFIX):
-        return Path(resolved).name.rsplit("-", 1)[-1]
-    commit = Path(resolved) / ".." / ".." / "refs" / "main"  # HF cache layout: snapshots/<sha>
-    if Path(resolved).parent.name == "snapshots":
-        return Path(resolved).name
-    return commit.read_text().strip() if commit.exists() else "local" if Path(resolved).exists() else "hub"
+        return resolved.name.rsplit("-", 1)[-1]
+    if resolved.parent.name == "snapshots":  # a path inside the HF cache
+        return resolved.name
+    if resolved.exists():
+        return "local"
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model_index.json", "config.json", "open_clip_config.json"):
+        try:
+            cached = try_to_load_from_cache(ref, filename)
+        except ValueError:  # not a valid repo id
+            break
+        if isinstance(cached, str):  # .../snapshots/<commit>/<filename>
+            return Path(cached).parent.name
+    return "hub"

@@ -130,3 +130,12 @@ def test_llava_hf_model_expands_image_tokens_and_generates(tiny):
     assert n_image == model.config.image_seq_length
     out = model.generate(**inputs, max_new_tokens=2, do_sample=False)
     assert out.shape[1] == inputs.input_ids.shape[1] + 2
+
+
+def test_model_revision_identifies_weights(tiny, tmp_path):
+    from synthvlm_repro.models import model_revision
+
+    assert model_revision("tiny:vicuna") == tiny("vicuna").name.rsplit("-", 1)[1]
+    assert model_revision(str(tmp_path)) == "local"
+    assert model_revision("some-org/not-cached-model") == "hub"
+    assert model_revision(None) == ""

@@ -163,24 +163,8 @@ class _vae_upcast:
             self.vae.register_to_config(force_upcast=self.saved)
 
 
-def weights_revision(ref: str | None) -> str:
-    """``models.model_revision``, but a hub id already in the HF cache gives its snapshot commit."""
-    revision = model_revision(ref)
-    if revision == "hub" and ref:
-        from huggingface_hub import try_to_load_from_cache
-
-        for filename in ("model_index.json", "config.json"):
-            try:
-                cached = try_to_load_from_cache(ref, filename)
-            except ValueError:  # not a valid repo id (HFValidationError)
-                return revision
-            if isinstance(cached, str):  # .../snapshots/<commit>/<filename>
-                return Path(cached).parent.name
-    return revision
-
-
 def model_identity(cfg: SynthesisConfig) -> dict:
     """Model ids and weight revisions for the manifest."""
-    return {"model": cfg.model, "model_revision": weights_revision(cfg.model),
-            "refiner": cfg.refiner or "", "refiner_revision": weights_revision(cfg.refiner),
-            "vae": cfg.vae or "", "vae_revision": weights_revision(cfg.vae)}
+    return {"model": cfg.model, "model_revision": model_revision(cfg.model),
+            "refiner": cfg.refiner or "", "refiner_revision": model_revision(cfg.refiner),
+            "vae": cfg.vae or "", "vae_revision": model_revision(cfg.vae)}

@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 from synthvlm_repro.atomic import write_bytes
 from synthvlm_repro.synthesis.config import SynthesisConfig
 from synthvlm_repro.synthesis.images import encode
-from synthvlm_repro.synthesis.pipelines import ImageGenerator, weights_revision
+from synthvlm_repro.models import model_revision
+from synthvlm_repro.synthesis.pipelines import ImageGenerator
 
 log = logging.getLogger(__name__)
 CONFIG_COLUMNS = ("model", "refiner", "vae", "drop_components", "scheduler", "dtype", "variant", "attention", "compile", "vae_upcast",
@@ -54,8 +55,8 @@ def regenerate(manifest: str | Path, out_root: str | Path, device: str = "cpu", 
         cfg = config_from_row(rows.iloc[0].to_dict())
         for ref, recorded in ((cfg.model, rows.iloc[0]["model_revision"]),
                               (cfg.refiner, rows.iloc[0]["refiner_revision"])):
-            if ref and recorded and weights_revision(ref) != recorded:
-                log.warning("%s: weights now %s, manifest has %s: images will differ", ref, weights_revision(ref),
+            if ref and recorded and model_revision(ref) != recorded:
+                log.warning("%s: weights now %s, manifest has %s: images will differ", ref, model_revision(ref),
                             recorded)
         generator = None
         for _, batch in rows.groupby("batch", sort=True):
