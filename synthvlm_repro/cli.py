@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-from synthvlm_repro.cli_common import add_run_args
+from synthvlm_repro.cli_common import add_run_args, dispatch
 
 STAGE_CLI_MODULES = tuple(f"synthvlm_repro.{s}.cli" for s in
                           ("curation", "synthesis", "selection", "training", "evaluation", "figures"))
@@ -84,14 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from synthvlm_repro.config import ConfigError
-
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args) or 0
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return dispatch(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

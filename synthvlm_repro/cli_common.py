@@ -20,3 +20,23 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
 def context_from_args(args: argparse.Namespace) -> RunContext:
     """The :class:`RunContext` the common options describe."""
     return prepare_run(args.profile, args.run_dir, args.overrides)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run a parsed subcommand; configuration and input errors become one line on stderr and exit 2."""
+    import sys
+
+    from synthvlm_repro.config import ConfigError
+
+    try:
+        return args.func(args) or 0
+    except (ConfigError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def stage_main(prog: str, epilog: str, add_arguments, argv: list[str] | None = None) -> int:
+    """``python -m synthvlm_repro.<stage> ACTION ...``: the per-rank entry point torchrun/accelerate start."""
+    parser = argparse.ArgumentParser(prog=prog, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser.add_subparsers(dest="action", required=True, metavar="ACTION"))
+    return dispatch(parser.parse_args(argv))

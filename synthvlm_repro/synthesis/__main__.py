@@ -1,23 +1,13 @@
 """``python -m synthvlm_repro.synthesis run ...``: the entry point torchrun / accelerate launch start per rank."""
 
-import argparse
 import sys
 
+from synthvlm_repro.cli_common import stage_main
 from synthvlm_repro.synthesis.cli import EPILOG, add_arguments
 
 
 def main(argv: list[str] | None = None) -> int:
-    from synthvlm_repro.config import ConfigError
-
-    parser = argparse.ArgumentParser(prog="python -m synthvlm_repro.synthesis", epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser.add_subparsers(dest="action", required=True, metavar="ACTION"))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args) or 0
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return stage_main("python -m synthvlm_repro.synthesis", EPILOG, add_arguments, argv)
 
 
 if __name__ == "__main__":
