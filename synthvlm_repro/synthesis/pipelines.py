@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from synthvlm_repro.models import model_revision, resolve_model
+from synthvlm_repro.synthesis.batch_invariance import batch_invariant
 from synthvlm_repro.synthesis.config import SynthesisConfig
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def _generators(seeds: list[int]) -> list[torch.Generator]:
 class ImageGenerator:
     """A base pipeline, an optional refiner, and the code that renders one batch with one generator per image."""
 
-    def __init__(self, pipe, refiner=None, settings: RenderSettings | None = None, vae_upcast: bool | None = None):
+    def __init__(self, pipe, refiner=None, settings: RenderSettings | None = None, vae_upcast: bool | None = None,
+                 batch_invariant: bool = True):
         from diffusers.utils import logging as diffusers_logging
 
         # The CLIP encoders cut captions at 77 tokens (as in the paper); one warning per batch is noise.
@@ -63,6 +65,7 @@ class ImageGenerator:
         self.pipe, self.refiner = pipe, refiner
         self.settings = settings
         self.vae_upcast = vae_upcast
+        self.batch_invariant = batch_invariant  # on CPU: same bytes whatever the batch (batch_invariance.py)
         for p in (pipe, refiner):
             if p is not None:
                 p.set_progress_bar_config(disable=True)
@@ -85,7 +88,7 @@ class ImageGenerator:
         for p in (pipe, refiner):
             if p is not None:
                 _configure(p, cfg, device)
-        return cls(pipe, refiner, RenderSettings.from_config(cfg), cfg.vae_upcast)
+        return cls(pipe, refiner, RenderSettings.from_config(cfg), cfg.vae_upcast, cfg.batch_invariant)
 
     def render(self, prompts: list[str], seeds: list[int], settings: RenderSettings | None = None,
                vae_upcast: bool | None = None) -> np.ndarray:
@@ -96,7 +99,7 @@ class ImageGenerator:
         call = dict(prompt=list(prompts), negative_prompt=[s.negative_prompt] * n, num_inference_steps=s.steps,
                     guidance_scale=s.guidance_scale, width=s.width, height=s.height,
                     max_sequence_length=s.max_sequence_length)
-        with torch.inference_mode():
+        with torch.inference_mode(), batch_invariant(self.pipe.device, self.batch_invariant):
             if self.refiner is None:
                 with _vae_upcast(self.pipe, upcast):
                     out = self.pipe(**_accepted(self.pipe, {**call, "generator": _generators(seeds),

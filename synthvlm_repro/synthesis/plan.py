@@ -3,9 +3,10 @@
 Determinism contract. Every item's seed comes from (global seed, caption id, candidate), and batches
 are cut from the global item list at fixed boundaries (``batch_size``); shards and resumes take whole
 batches. So for a given ``batch_size`` (and device/thread setup) every image is byte-identical whatever
-the shard count, rank or resume point. Across batch sizes an image changes only by float rounding:
-convolution kernels (oneDNN, cuDNN) are not batch-size invariant, so bit-identity there is not possible
-without giving up batching.
+the shard count, rank or resume point. On CPU with ``synthesis.batch_invariant`` (default) it is also
+byte-identical whatever the batch size: the few batch-sensitive ops run one image at a time
+(``batch_invariance.py``). On CUDA an image changes across batch sizes by float rounding only: cuBLAS
+and cuDNN choose kernels per shape, batch included.
 """
 
 from __future__ import annotations

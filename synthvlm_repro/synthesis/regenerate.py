@@ -17,7 +17,7 @@ from synthvlm_repro.synthesis.pipelines import ImageGenerator
 log = logging.getLogger(__name__)
 CONFIG_COLUMNS = ("model", "refiner", "vae", "drop_components", "scheduler", "dtype", "variant", "attention", "compile", "vae_upcast",
                   "steps", "guidance_scale", "width", "height", "negative_prompt", "high_noise_frac",
-                  "max_sequence_length", "batch_size", "image_format", "jpeg_quality")
+                  "max_sequence_length", "batch_size", "batch_invariant", "image_format", "jpeg_quality")
 
 
 def _clean(value):
@@ -30,7 +30,8 @@ def _clean(value):
 
 def config_from_row(row: dict) -> SynthesisConfig:
     """The synthesis settings a manifest row was made with."""
-    values = {k: _clean(row[k]) for k in CONFIG_COLUMNS}
+    values = {k: _clean(row[k]) for k in CONFIG_COLUMNS if k in row}
+    values.setdefault("batch_invariant", False)  # manifests from before the switch
     for key in ("refiner", "vae", "scheduler"):
         values[key] = values[key] or None
     return SynthesisConfig(**values)

@@ -41,8 +41,8 @@ class SynthesisResult:
 def run_settings(cfg: SynthesisConfig, global_seed: int) -> dict:
     """Everything an image's bytes depend on (stored once per run, merged into each manifest row)."""
     keys = ("drop_components", "scheduler", "dtype", "variant", "attention", "compile", "vae_upcast", "steps", "guidance_scale", "width",
-            "height", "negative_prompt", "high_noise_frac", "max_sequence_length", "batch_size", "image_format",
-            "jpeg_quality")
+            "height", "negative_prompt", "high_noise_frac", "max_sequence_length", "batch_size", "batch_invariant",
+            "image_format", "jpeg_quality")
     return {**model_identity(cfg), **{k: getattr(cfg, k) for k in keys}, "global_seed": global_seed}
 
 
