@@ -7,8 +7,9 @@ Baseline (what the SynthVLM authors run, paper.md §1.4 and §4):
   2. SSIM pass as the author's ``calc_ssim.py``: one image at a time, decode, 768→336→768 bilinear,
      grayscale, ``skimage.metrics.structural_similarity``.
 Kit: ``synthvlm_repro.selection.scoring.score_rows`` (decode once, both inputs built in DataLoader
-workers, text encoded once per caption and only up to its length, SSIM batched in torch on CUDA or in
-the workers with skimage on CPU), with the same ViT-B-32 (random weights), precision and JPEGs.
+workers a few images per fetch, text encoded once per caption and only up to its length, SSIM batched
+in torch on CUDA or in the workers with skimage on CPU), with the same ViT-B-32 (random weights),
+precision and JPEGs.
 Both produce the same scores; the bench checks that before it reports speed.
 
   python bench/scoring_bench.py --device cpu --quick

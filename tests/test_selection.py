@@ -175,6 +175,27 @@ def test_torch_and_skimage_backends_agree(run_dir, cfg, scorer):
     np.testing.assert_allclose(out["torch"].clip_score, out["skimage"].clip_score)
 
 
+def test_worker_fetches_regroup_into_model_batches(run_dir, cfg, scorer, monkeypatch):
+    """Workers fetch a few images at a time and the main process regroups them into model batches of
+    ``batch_size``: same scores as one image per batch, failures kept, batches exactly that size."""
+    from synthvlm_repro.selection import scoring
+
+    batches = []
+    real = scorer.encode_images
+    monkeypatch.setattr(scorer, "encode_images", lambda pixels: batches.append(len(pixels)) or real(pixels))
+    monkeypatch.setattr(scoring, "FETCH_SIZE", 2)
+    rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
+    regrouped = cfg.model_copy(update={"batch_size": 3, "num_workers": 2})
+    score_rows(rows, run_dir, regrouped, "cpu", run_dir / "regrouped", scorer=scorer, progress=False)
+    assert batches == [3, 3, 2]  # 8 readable images in fetches of 2 (3 unreadable ones among them)
+    single = cfg.model_copy(update={"batch_size": 1, "num_workers": 0})
+    score_rows(rows, run_dir, single, "cpu", run_dir / "single", scorer=scorer, progress=False)
+    a, b = merge_scores(rows, run_dir / "regrouped", 0.5), merge_scores(rows, run_dir / "single", 0.5)
+    assert (a.status != "ok").sum() == 4
+    pd.testing.assert_frame_equal(a.drop(columns=["clip_score", "score"]), b.drop(columns=["clip_score", "score"]))
+    np.testing.assert_allclose(a.clip_score, b.clip_score, atol=1e-6)
+
+
 def test_shards_partition_captions_and_merge_to_the_single_run(run_dir, cfg, scorer):
     rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
     parts = [shard_rows(rows, (i, 3)) for i in range(3)]

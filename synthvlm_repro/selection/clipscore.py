@@ -47,20 +47,28 @@ class ClipScorer:
         return F.normalize(feats.float(), dim=-1)
 
     @torch.inference_mode()
-    def encode_texts(self, captions: Sequence[str], batch_size: int = 32) -> torch.Tensor:
+    def encode_texts(self, captions: Sequence[str], max_tokens: int | None = None) -> torch.Tensor:
         """L2-normalised text features (float32) of the prefixed captions, in input order.
 
-        Captions are encoded in batches of similar token length (sorted), each run only up to its
-        longest caption, so one long caption does not make every batch pay for 77 positions.
+        Captions are sorted by token length and encoded in batches of at most ``max_tokens`` padded
+        positions (default 512 on CPU, 8192 on GPUs), each run only up to its longest caption, so one
+        long caption does not make a whole batch pay for 77 positions.
         """
         if not captions:
             return torch.empty(0, 0, device=self.device)
+        max_tokens = max_tokens or (8192 if str(self.device).startswith("cuda") else 512)
         tokens = self.tokenize(captions).to(self.device)
-        order = torch.argsort(tokens.argmax(dim=-1), stable=True)
-        chunks = [F.normalize(_encode_text_trimmed(self.model, tokens[order[i:i + batch_size]]).float(), dim=-1)
-                  for i in range(0, len(order), batch_size)]
-        feats = torch.cat(chunks)
-        return feats[torch.argsort(order)]
+        lengths = (tokens.argmax(dim=-1) + 1).tolist()
+        order = sorted(range(len(captions)), key=lengths.__getitem__)
+        batches, current = [], []
+        for i in order:  # ascending lengths: the caption being added is the batch's longest
+            if current and (len(current) + 1) * lengths[i] > max_tokens:
+                batches.append(current)
+                current = []
+            current.append(i)
+        batches.append(current)
+        feats = torch.cat([F.normalize(_encode_text_trimmed(self.model, tokens[b]).float(), dim=-1) for b in batches])
+        return feats[torch.argsort(torch.tensor(order, device=feats.device))]
 
     @staticmethod
     def clip_score(image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:

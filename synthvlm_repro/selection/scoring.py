@@ -1,8 +1,9 @@
 """One pass over the candidates: each image is decoded once and feeds both CLIPScore and SSIM.
 
 DataLoader workers decode each image and build both inputs from it (CLIP preprocessing, the SSIM
-round-trip pair, or with the ``skimage`` backend the SSIM itself); the main process encodes the images
-and the distinct captions of each batch on the device and computes SSIM batched in torch.
+round-trip pair, or with the ``skimage`` backend the SSIM itself), a few images per fetch so that all
+workers stay busy; the main process regroups them into model batches, encodes the images and the
+distinct captions on the device and computes SSIM batched in torch.
 
 Sharding: captions are dealt to shards (``i/n``, or torchrun's ``RANK``/``WORLD_SIZE``) so the
 candidates of a caption stay together and its text is encoded once. Resuming: results are written in
@@ -140,6 +141,48 @@ def collate_decoded(items: list[Decoded]) -> dict:
     return batch
 
 
+FETCH_SIZE = 8  # images per DataLoader fetch; the main process regroups them (see regroup)
+
+
+def regroup(batches, size: int, device):
+    """Merge the loader's small worker batches into model batches of ``size`` decoded images.
+
+    Workers fetch a few images at a time so that every worker is busy even when the run is only a few
+    model batches long (a DataLoader hands each batch to one worker). Tensors move to ``device`` as
+    they arrive (from pinned memory on CUDA) and are joined there; failures ride with the next batch.
+    """
+    import torch
+
+    keys = ("pixels", "a", "b", "ssim")
+    index, failed, parts = [], [], {k: [] for k in keys}
+
+    def take(n: int) -> dict:
+        nonlocal index, failed
+        out = {"index": index[:n], "failed": failed}
+        for k in keys:
+            joined = torch.cat(parts[k]) if len(parts[k]) > 1 else (parts[k][0] if parts[k] else None)
+            out[k] = None if joined is None else joined[:n]
+            parts[k] = [] if joined is None or len(joined) <= n else [joined[n:]]
+        index, failed = index[n:], []
+        return out
+
+    for batch in batches:
+        failed += batch["failed"]
+        index += batch["index"]
+        for k in keys:
+            if batch[k] is not None:
+                parts[k].append(batch[k] if k == "ssim" else batch[k].to(device, non_blocking=True))
+        while len(index) >= size:
+            yield take(size)
+    if index or failed:
+        yield take(len(index))
+
+
+def _prefetch(batch_size: int, fetch: int, workers: int) -> int | None:
+    """Fetches queued per worker: enough that about two model batches are decoded ahead."""
+    return max(2, -(-2 * batch_size // (fetch * workers))) if workers else None
+
+
 # --------------------------------------------------------------------------- scoring
 
 
@@ -210,33 +253,37 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
         paths = [Path(p) if root is None else Path(root) / p for p in todo["path"]]
         dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage")
         workers = default_workers() if cfg.num_workers is None else cfg.num_workers
-        loader = DataLoader(dataset, batch_size=cfg.batch_size, num_workers=workers, collate_fn=collate_decoded,
-                            pin_memory=str(device).startswith("cuda"), prefetch_factor=4 if workers else None)
+        cuda = str(device).startswith("cuda")
+        fetch = min(cfg.batch_size, FETCH_SIZE)
+        loader = DataLoader(dataset, batch_size=fetch, num_workers=workers, collate_fn=collate_decoded,
+                            pin_memory=cuda, prefetch_factor=_prefetch(cfg.batch_size, fetch, workers))
         text_cache: dict[str, torch.Tensor] = {}
         text_window_end = 0  # captions of rows before this index are encoded (a window of chunk_size rows)
+
+        def encode_window(last: int, keep: list[str]) -> None:
+            """Encode the distinct captions of the next window of rows (reaching at least row ``last``)."""
+            nonlocal text_cache, text_window_end
+            start, text_window_end = text_window_end, max(text_window_end + cfg.chunk_size, last + 1)
+            text_cache = {c: text_cache[c] for c in keep if c in text_cache}
+            window = [c for c in dict.fromkeys(todo["caption"].iloc[start:text_window_end]) if c not in text_cache]
+            text_cache.update(zip(window, scorer.encode_texts(window)))
+
         bar = tqdm(total=len(todo), desc=f"scoring shard {shard[0]}/{shard[1]}", unit="img", disable=not progress)
-        for batch in loader:
+        for batch in regroup(loader, cfg.batch_size, device):
             for d in batch["failed"]:
                 records.append(_record(todo.iloc[d.index], None, None, d.status, d.error))
             ok = batch["index"]
             if ok:
                 captions = [todo.at[i, "caption"] for i in ok]
-                last = max(ok)
-                if last >= text_window_end:  # encode the next window's distinct captions, sorted by length
-                    start, text_window_end = text_window_end, max(text_window_end + cfg.chunk_size, last + 1)
-                    text_cache = {c: text_cache[c] for c in captions if c in text_cache}
-                    window = [c for c in dict.fromkeys(todo["caption"].iloc[start:text_window_end])
-                              if c not in text_cache]
-                    text_cache.update(zip(window, scorer.encode_texts(window)))
+                if max(ok) >= text_window_end:
+                    encode_window(max(ok), captions)
                 image_feats = scorer.encode_images(batch["pixels"])
                 text_feats = torch.stack([text_cache[c] for c in captions])
                 clip = scorer.clip_score(image_feats, text_feats).cpu().numpy()
                 if batch["ssim"] is not None:
                     ssim = batch["ssim"].numpy()
                 else:
-                    a = batch["a"].to(device, non_blocking=True)
-                    b = batch["b"].to(device, non_blocking=True)
-                    ssim = ssim_batch(a, b).cpu().numpy()
+                    ssim = ssim_batch(batch["a"], batch["b"]).cpu().numpy()
                 for i, c, s in zip(ok, clip, ssim):
                     records.append(_record(todo.iloc[i], float(c), float(s), "ok", ""))
             bar.update(len(ok) + len(batch["failed"]))
