@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Sequence
 
 log = logging.getLogger(__name__)
+
+
+_CONFIG_KEYS = {"kenlm": "kenlm_model", "sentencepiece": "sentencepiece_model"}
 
 
 class KenLMPerplexity:
@@ -22,8 +26,18 @@ class KenLMPerplexity:
             import sentencepiece
         except ImportError as e:
             raise ImportError(f"the KenLM perplexity filter needs `pip install kenlm sentencepiece` ({e})") from None
+        self.files = {"kenlm": Path(kenlm_model), "sentencepiece": Path(sentencepiece_model)}
+        for key, path in self.files.items():
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: {key} model not found (curation.{_CONFIG_KEYS[key]})")
         self.lm = kenlm.Model(str(kenlm_model))
         self.sp = sentencepiece.SentencePieceProcessor(model_file=str(sentencepiece_model))
+
+    def file_identity(self) -> dict:
+        """Size and mtime of both model files, for the score cache: scores made with a file that was
+        since replaced at the same path are not reused (hashing a multi-GB ``en.arpa.bin`` would be slow)."""
+        return {key: [str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns]
+                for key, path in self.files.items()}
 
     def __call__(self, texts: Sequence[str]) -> list[float]:
         out = []
@@ -70,7 +84,11 @@ def perplexity_scorer(cfg, device: str):
         log.info("perplexity filter off (curation.perplexity_max is null)")
         return None
     if cfg.perplexity_scorer == "kenlm":
-        if not cfg.kenlm_model or not cfg.sentencepiece_model:
+        if bool(cfg.kenlm_model) != bool(cfg.sentencepiece_model):  # half configured: a mistake, not "off"
+            missing = "sentencepiece_model" if cfg.kenlm_model else "kenlm_model"
+            raise ValueError(f"curation.{missing} is not set: the KenLM perplexity filter needs both "
+                             "curation.kenlm_model and curation.sentencepiece_model (or neither: filter off)")
+        if not cfg.kenlm_model:
             log.warning("perplexity filter off: no KenLM model configured (set curation.kenlm_model and "
                         "curation.sentencepiece_model to Data-Juicer's en.arpa.bin / en.sp.model, or "
                         "curation.perplexity_scorer=hf with curation.perplexity_lm)")

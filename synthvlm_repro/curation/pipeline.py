@@ -235,6 +235,8 @@ def _perplexity(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
         return
     ref = cfg.kenlm_model if scorer.name == "kenlm" else cfg.perplexity_lm
     identity = {"scorer": scorer.name, "model": ref, "sp": cfg.sentencepiece_model, "revision": model_revision(ref)}
+    if scorer.name == "kenlm":
+        identity["files"] = scorer.file_identity()
     high = cfg.perplexity_max
     _model_step(funnel, cache_root, "perplexity", identity, lambda b: [{"perplexity": v} for v in scorer(b)],
                 list(range(len(funnel.kept))), funnel.kept.column("caption").to_pylist(), cfg.lm_batch_size,
