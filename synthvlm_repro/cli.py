@@ -10,7 +10,8 @@ import sys
 from synthvlm_repro.cli_common import add_run_args, dispatch
 
 STAGE_CLI_MODULES = tuple(f"synthvlm_repro.{s}.cli" for s in
-                          ("curation", "synthesis", "selection", "training", "evaluation", "figures"))
+                          ("curation", "synthesis", "selection", "training", "evaluation", "figures")) + (
+    "synthvlm_repro.data_sources.cli", "synthvlm_repro.doctor.cli")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

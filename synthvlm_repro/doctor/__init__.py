@@ -1,0 +1,1 @@
+"""Preflight for a run: models resolvable, data present, GPUs and disk enough, GPU-hour/disk estimates."""
