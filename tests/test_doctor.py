@@ -100,3 +100,27 @@ def test_model_resolution_through_the_hf_cache(tmp_path, tiny):
     assert resolve_model("tiny:nope", cache).status == "block"
     assert resolve_model(str(tmp_path / "missing-dir"), cache).status == "block"
     assert resolve_model(str(Path(tiny("vicuna"))), cache).status == "ok"
+
+
+def test_known_open_clip_table_matches_open_clip():
+    open_clip = pytest.importorskip("open_clip")
+    from synthvlm_repro.doctor.probes import KNOWN_OPEN_CLIP
+
+    for (model, tag), cfg in KNOWN_OPEN_CLIP.items():
+        assert open_clip.get_pretrained_cfg(model, tag)["hf_hub"] == cfg["hf_hub"]
+
+
+def test_notebook_01_shows_the_doctor_first_on_real_profiles_only(tmp_path, project_root):
+    import json
+
+    nb = json.loads((project_root / "notebooks" / "01_caption_curation.ipynb").read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert "parameters" in code[0]["metadata"]["tags"] and "run_doctor" in "".join(code[1]["source"])
+    params = {"run_dir": str(tmp_path / "run"), "overrides": [], "disable": ["judge"], "thresholds": {}}
+    paper = {"profile": "paper", **params}
+    exec("".join(code[1]["source"]), paper)  # the notebook's own cell
+    assert not paper["doctor"].ok
+    assert not any("curation.judge_model" in r.detail for r in paper["doctor"].rows)  # the notebook's switches apply
+    smoke = {"profile": "smoke", **params}
+    exec("".join(code[1]["source"]), smoke)
+    assert "doctor" not in smoke

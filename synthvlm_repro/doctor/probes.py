@@ -93,13 +93,20 @@ def resolve_model(ref: str, cache_dir: str | os.PathLike | None = None) -> Resol
     return resolve_hub(ref, cache_dir)
 
 
+# open_clip's own pretrained config for the pair the paper uses (open_clip 3.3.0 ``get_pretrained_cfg``);
+# kept here because importing open_clip takes seconds to tens of seconds. Other pairs ask open_clip.
+KNOWN_OPEN_CLIP = {("ViT-B-32", "openai"): {"hf_hub": "timm/vit_base_patch32_clip_224.openai/"}}
+
+
 def resolve_open_clip(model: str, pretrained: str | None, cache_dir: str | os.PathLike | None = None) -> Resolution:
     """An open_clip ``(model, pretrained tag)``: local/tiny dirs as above, else the hub repo open_clip loads from."""
     if pretrained is None or model.startswith(TINY_PREFIX) or Path(model).expanduser().is_dir():
         return resolve_model(model, cache_dir)
-    import open_clip
+    cfg = KNOWN_OPEN_CLIP.get((model, pretrained))
+    if cfg is None:
+        import open_clip
 
-    cfg = open_clip.get_pretrained_cfg(model, pretrained)
+        cfg = open_clip.get_pretrained_cfg(model, pretrained)
     if not cfg:
         return Resolution("block", f"open_clip {model}/{pretrained}: unknown model or pretrained tag")
     hub_id = (cfg.get("hf_hub") or "").strip("/")
