@@ -34,7 +34,7 @@ def test_registry_describes_every_input_and_fills_real_config_keys(tmp_path):
     every = profile_overrides([SourceCheck(s.name, "ok", tmp_path, "") for s in SOURCES], tmp_path)
     cfg = ProjectConfig.model_validate(every)
     assert cfg.training.stage2_data == str(tmp_path / "llava_v1_5_mix665k.json")
-    assert cfg.figures.tsne_datasets["LLaVA-558K"].endswith("blip_laion_cc_sbu_558k.json")
+    assert cfg.curation.image_root == str(tmp_path / "LLaVA-Pretrain" / "images")
 
 
 def test_list_names_every_source_with_its_config_key(capsys, tmp_path):

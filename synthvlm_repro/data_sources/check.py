@@ -260,14 +260,8 @@ def profile_overrides(results: list[SourceCheck], data_root: str | os.PathLike) 
         if not result.present:
             continue
         for key, rel in BY_NAME[result.name].fills.items():
-            stage, rest = key.split(".", 1)
-            section = out.setdefault(stage, {})
-            value = str((root / rel).resolve())
-            if "." in rest:  # a dict-valued key, e.g. figures.tsne_datasets.LLaVA-558K
-                parent, child = rest.split(".", 1)
-                section.setdefault(parent, {})[child] = value
-            else:
-                section[rest] = value
+            stage, name = key.split(".", 1)
+            out.setdefault(stage, {})[name] = str((root / rel).resolve())
     return out
 
 

@@ -62,10 +62,10 @@ SOURCES: tuple[DataSource, ...] = (
         size="181 MB (LLaVA docs/Data.md)",
         licence="LLaVA data card: research use; also bound by the LAION/CC/SBU image and BLIP terms",
         path="LLaVA-Pretrain/blip_laion_cc_sbu_558k.json",
-        kind="llava_json", stages=("01", "03", "06"),
+        kind="llava_json", stages=("01", "03"),
+        # not figures.tsne_datasets: stage 06 reads images relative to the JSON's folder, these are under images/
         fills={"curation.source": "LLaVA-Pretrain/blip_laion_cc_sbu_558k.json",
-               "selection.quality_dataset": "LLaVA-Pretrain/blip_laion_cc_sbu_558k.json",
-               "figures.tsne_datasets.LLaVA-558K": "LLaVA-Pretrain/blip_laion_cc_sbu_558k.json"},
+               "selection.quality_dataset": "LLaVA-Pretrain/blip_laion_cc_sbu_558k.json"},
         hub=(HubFile("liuhaotian/LLaVA-Pretrain", "blip_laion_cc_sbu_558k.json"),), unpack="file",
         expected_rows=558_128, rows_source="anchors.md §A1",
         image_root="LLaVA-Pretrain/images",
