@@ -124,3 +124,11 @@ def test_notebook_01_shows_the_doctor_first_on_real_profiles_only(tmp_path, proj
     smoke = {"profile": "smoke", **params}
     exec("".join(code[1]["source"]), smoke)
     assert "doctor" not in smoke
+
+
+def test_synthesis_memory_follows_its_batch_size(tmp_path):
+    gpus = [Gpu("L40S", 44.4)] * 8
+    rows = {bs: [r for r in run_doctor("paper", [f"synthesis.batch_size={bs}"], run_dir=tmp_path, gpus=gpus).rows
+                 if r.stage == "02" and r.aspect == "gpu"][0] for bs in (8, 32)}
+    assert rows[8].status == "ok" and rows[32].status == "block"
+    assert "batch 32 at 1024x1024" in rows[32].detail

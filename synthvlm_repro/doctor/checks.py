@@ -193,8 +193,10 @@ def gpu_needs(cfg: ProjectConfig, n_gpus: int) -> dict[str, tuple[float, str, bo
         out["01"] = (4.0, "CLIP ViT-B/32 + BLIP-ITM base; estimate", True)
     else:
         out["01"] = None
-    out["02"] = (24.0, "SDXL base+refiner fp16 weights ≈ 12 GiB + 1024² activations; estimate", True) \
-        if cfg.synthesis.model in fig.SDXL else None
+    s = cfg.synthesis
+    out["02"] = (fig.sdxl_gib(s.batch_size, s.width * s.height, bool(s.refiner)),
+                 f"SDXL fp16 weights + activations for batch {s.batch_size} at {s.width}x{s.height}; estimate", True) \
+        if s.model in fig.SDXL else None
     out["03"] = (4.0, "CLIP ViT-B/32 fp16 + batched SSIM; estimate", True)
     if t.language_model in fig.VICUNA_7B:
         need = max(fig.stage1_gib(t.stage1.per_device_batch_size),

@@ -51,6 +51,12 @@ def gib(n_bytes: float) -> float:
     return n_bytes / 2**30
 
 
+def sdxl_gib(batch_size: int, pixels: int, refiner: bool) -> float:
+    """SDXL fp16: base (UNet 2.6B + text encoders 0.8B + VAE) ≈ 6.5 GiB, refiner UNet 2.3B ≈ 4.3 GiB, plus an
+    assumed 1.5 GiB of activations per 1024² image in the batch (SDPA attention). An estimate, not measured."""
+    return 6.5 + (4.3 if refiner else 0.0) + 1.5 * batch_size * pixels / 1024**2
+
+
 def stage1_gib(per_device_batch: int) -> float:
     """Measured 28.3 GiB at batch 32: bf16 weights (2 B/param) + activations scaled per sample."""
     weights = gib(2 * LLAVA_7B_PARAMS)
