@@ -136,10 +136,13 @@ def test_training_sigkilled_mid_epoch_resumes_to_the_same_final_weights(cfg, tmp
 
 def test_two_gloo_ranks_on_cpu_follow_the_one_rank_loss_curve(tmp_path):
     """Stage 1 under torchrun with 2 CPU processes (gloo) and per-device batch 4 = global batch 8 in one
-    step, against 1 process accumulating 2 × 4: the same loss at every step and the same projector."""
+    step, against 1 process accumulating 2 × 4: the same loss at every step and the same projector.
+
+    16 samples = 2 global batches per epoch, 2 epochs. (With a partial last batch the curves part at that
+    step by design: the distributed loader evens the ranks' batches by repeating samples.)"""
     from synthvlm_repro.training.launch import launch_stage
 
-    overrides = ["training.stage1.max_steps=3", "training.stage1.save_steps=100"]
+    overrides = ["training.stage1.max_samples=16", "training.stage1.max_steps=4", "training.stage1.save_steps=100"]
     one, two = prepare_run("smoke", tmp_path / "one", overrides), prepare_run("smoke", tmp_path / "two", overrides)
     for ctx in (one, two):
         build_sample_pretrain(ctx.paths.llava_pretrain_json, ctx.paths.llava_image_folder)
@@ -152,7 +155,7 @@ def test_two_gloo_ranks_on_cpu_follow_the_one_rank_loss_curve(tmp_path):
 
     steps_one, losses_one = zip(*curve(one))
     steps_two, losses_two = zip(*curve(two))
-    assert steps_one == steps_two == (1, 2, 3)
+    assert steps_one == steps_two == (1, 2, 3, 4)
     assert losses_two == pytest.approx(losses_one, rel=1e-5)
     log = (two.paths.stage1_dir / "train.log").read_text()
     assert "nproc_per_node=2" in log
