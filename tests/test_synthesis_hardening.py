@@ -8,15 +8,25 @@ from synthvlm_repro.synthesis.regenerate import regenerate
 
 
 def _manifest(tmp_path, bad_path):
-    rows = [dict(caption_id="a", candidate=0, path="synthesis/images/00/a_0.jpg", status="ok", settings_hash="h"),
-            dict(caption_id="b", candidate=1, path=bad_path, status="ok", settings_hash="h")]
+    """A complete manifest (the smoke settings, tiny SDXL) of two images, the second with ``bad_path``."""
+    from synthvlm_repro.config import load_config
+    from synthvlm_repro.synthesis.regenerate import CONFIG_COLUMNS
+
+    settings = {k: v for k, v in load_config("smoke").synthesis.model_dump().items() if k in CONFIG_COLUMNS}
+    common = dict(status="ok", settings_hash="h", batch=0, retried_with_upcast=False, model_revision=None,
+                  refiner_revision=None, **settings)
+    rows = [dict(caption_id="a", candidate=0, caption="a red car", seed=0, path="synthesis/images/00/a_0.jpg",
+                 **common),
+            dict(caption_id="b", candidate=1, caption="a blue boat", seed=1, path=bad_path, **common)]
     path = tmp_path / "manifest.parquet"
     pd.DataFrame(rows).to_parquet(path)
     return path
 
 
-@pytest.mark.parametrize("bad_path", ["../x.jpg", "synthesis/../../x.jpg", "/tmp/x.jpg", None])
+@pytest.mark.parametrize("bad_path", ["../x.jpg", "synthesis/../../x.jpg", "ABSOLUTE", None])
 def test_regenerate_refuses_manifest_paths_outside_out(tmp_path, bad_path):
+    if bad_path == "ABSOLUTE":
+        bad_path = str(tmp_path / "out" / "x.jpg")
     manifest = _manifest(tmp_path, bad_path)
     out = tmp_path / "out" / "copy"
     with pytest.raises(PathPolicyError) as err:
