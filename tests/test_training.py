@@ -163,7 +163,8 @@ def test_label_check_fails_when_too_many_samples_train_nothing(built, tmp_path):
     with pytest.raises(DataError, match="4 of 4 samples have every label masked"):
         check_labels(ds, max_fraction=0.25)
     ok = LlavaDataset(tmp_path / "d.json", tmp_path, processor, "v1", 4, max_length=512)
-    assert check_labels(ok, max_fraction=0.0) == {"checked": 4, "fully_masked": 0, "examples": []}
+    assert check_labels(ok, max_fraction=0.0) == {"checked": 4, "fully_masked": 0, "examples": [], "truncated": 0,
+                                                  "max_length": 512}
 
 
 def test_gradient_accumulation_keeps_the_global_batch(cfg):

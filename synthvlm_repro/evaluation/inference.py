@@ -69,12 +69,32 @@ def read_answers(path: Path) -> dict[str, dict]:
     return out
 
 
+def fit_question(processor, model, question: Question, max_new_tokens: int) -> str:
+    """The question text, cut at a token boundary so that its prompt (image tokens included) plus
+    ``max_new_tokens`` fit the language model's context; a cut is logged with its token count."""
+    from synthvlm_repro.training.builder import image_tokens_per_image
+
+    text = question.text.replace(IMAGE_TOKEN, "").strip()
+    context = getattr(model.config.get_text_config(), "max_position_embeddings", None)
+    if context is None:
+        return text
+    tokenizer = processor.tokenizer
+    overhead = len(tokenizer(question_prompt("")).input_ids) - 1 + image_tokens_per_image(processor)
+    budget = max(context - max_new_tokens - overhead - 2, 0)  # 2: the pieces may tokenise a little differently
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    if len(ids) <= budget:
+        return text
+    log.warning("question %s: %d of its %d tokens cut to fit the model's context of %d", question.qid,
+                len(ids) - budget, len(ids), context)
+    return tokenizer.decode(ids[:budget], skip_special_tokens=True).strip()
+
+
 def generate_batch(model, processor, questions: Sequence[Question], max_new_tokens: int,
                    aspect_ratio: str = "pad") -> tuple[list[str], list[str]]:
-    """Greedy answers of a batch (left-padded) and the prompts used."""
+    """Greedy answers of a batch (left-padded) and the prompts used (questions cut to fit the context)."""
     import torch
 
-    prompts = [question_prompt(q.text) for q in questions]
+    prompts = [question_prompt(fit_question(processor, model, q, max_new_tokens)) for q in questions]
     images = [q.load_image() for q in questions]
     if aspect_ratio == "pad":
         images = [expand_to_square(im, processor.image_processor.image_mean) for im in images]

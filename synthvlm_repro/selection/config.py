@@ -22,6 +22,9 @@ class SelectionConfig(StageConfig):
     # torch: batched on the device (main process); skimage: per image in the DataLoader workers;
     # auto: torch on CUDA, skimage on CPU
     ssim_backend: Literal["auto", "torch", "skimage"] = "auto"
+    # Candidates whose per-channel pixel std (0-255) is at most this are status 'blank' and never selected:
+    # a flat image has a perfect round trip (SSIM 1.0) and would otherwise rank first.
+    blank_max_std: float = Field(2.0, ge=0)
     # Selection: score = clip_score + ssim_weight * ssim (0 reproduces the official CLIP-only rule).
     ssim_weight: float = 0.5  # the paper's lambda
     strategy: Literal["score", "random"] = "score"  # random: the ablation baseline, seeded

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthvlm_repro.atomic import write_parquet
+from synthvlm_repro.path_policy import PathPolicyError, resolve_within
 
 # paper.md §3.1: CLIPScore and SSIM from the "awesome data-synthesis" list's SynthVLM entry, the
 # weighted value for SynthVLM-100K from the argminai summary; the other weighted values are computed.
@@ -23,10 +24,14 @@ PAPER_QUALITY = pd.DataFrame([
 
 
 def summarize(df: pd.DataFrame, ssim_weight: float) -> dict:
-    """Counts and mean/median of clip_score, ssim and clip_score + λ·ssim over the readable pairs."""
+    """Counts and mean/median of clip_score, ssim and clip_score + λ·ssim over the readable pairs.
+
+    ``blank`` counts near-constant images (left out of the means); ``unreadable`` every other unscored row.
+    """
     ok = df[df["status"] == "ok"]
+    blank = int((df["status"] == "blank").sum())
     weighted = ok["clip_score"] + ssim_weight * ok["ssim"]
-    out = {"n": len(ok), "unreadable": int(len(df) - len(ok))}
+    out = {"n": len(ok), "blank": blank, "unreadable": int(len(df) - len(ok) - blank)}
     for name, col in (("clip_score", ok["clip_score"]), ("ssim", ok["ssim"]), ("weighted", weighted)):
         out[f"{name}_mean"] = float(col.mean()) if len(ok) else float("nan")
         out[f"{name}_median"] = float(col.median()) if len(ok) else float("nan")
@@ -39,10 +44,10 @@ def quality_table(sets: dict[str, pd.DataFrame], ssim_weight: float) -> pd.DataF
     paper = [{"dataset": r.dataset, "source": "paper §3.1" + ("" if r.weighted_printed else " (weighted computed)"),
               "clip_score_mean": r.clip_score, "ssim_mean": r.ssim, "weighted_mean": r.weighted}
              for r in PAPER_QUALITY.itertuples()]
-    cols = ["dataset", "source", "n", "unreadable", "clip_score_mean", "clip_score_median", "ssim_mean",
+    cols = ["dataset", "source", "n", "blank", "unreadable", "clip_score_mean", "clip_score_median", "ssim_mean",
             "ssim_median", "weighted_mean", "weighted_median"]
     table = pd.DataFrame(ours + paper).reindex(columns=cols)
-    return table.astype({"n": "Int64", "unreadable": "Int64"})
+    return table.astype({"n": "Int64", "blank": "Int64", "unreadable": "Int64"})
 
 
 # --------------------------------------------------------------------------- real datasets
@@ -106,8 +111,17 @@ def load_pairs(path: str | Path, image_dir: str | Path | None = None, limit: int
     rows = _sample(rows, limit, seed)
     df = pd.DataFrame(rows, columns=["caption_id", "caption", "image"])
     df = df.drop_duplicates("caption_id").sort_values("caption_id", kind="stable").reset_index(drop=True)
+    paths, statuses, errors = [], [], []
+    for cid, image in zip(df["caption_id"], df["image"]):  # paths from the JSON stay inside image_dir
+        try:
+            paths.append(str(resolve_within(image_dir, image, what=f"{path.name}: id {cid}: image")))
+            statuses.append("ok"), errors.append("")
+        except PathPolicyError as e:
+            paths.append(None if not isinstance(image, str) else image)
+            statuses.append("missing" if not isinstance(image, str) or not image.strip() else "refused")
+            errors.append(str(e))
     return pd.DataFrame({"caption_id": df["caption_id"], "candidate": 0, "caption": df["caption"],
-                         "path": [str((image_dir / p).resolve()) for p in df["image"]], "status": "ok"})
+                         "path": paths, "status": statuses, "error": errors})
 
 
 def score_dataset(ctx, path: str | Path, image_dir: str | Path | None = None, name: str | None = None,

@@ -8,7 +8,10 @@ distinct captions on the device and computes SSIM batched in torch.
 Sharding: captions are dealt to shards (``i/n``, or torchrun's ``RANK``/``WORLD_SIZE``) so the
 candidates of a caption stay together and its text is encoded once. Resuming: results are written in
 part files of ``chunk_size`` rows under ``selection/score_parts/<settings hash>/``; a rerun skips pairs
-already scored with the same settings. Unreadable images are recorded with a status and a reason.
+already scored with the same settings. Rows are never fatal: a missing/empty path or caption (status
+``missing``), a path that leaves the run dir (``refused``, see :mod:`synthvlm_repro.path_policy`), an
+unreadable image (``missing``/``corrupt``/``truncated``) and a near-constant image (``blank``, which would
+otherwise score SSIM 1.0 and win selection) are recorded with a status and a reason, and never selected.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from synthvlm_repro.atomic import write_json, write_parquet
+from synthvlm_repro.image_checks import is_near_constant
+from synthvlm_repro.path_policy import PathPolicyError, resolve_within
 from synthvlm_repro.selection.ssim import round_trip_pair, ssim_skimage
 
 KEY = ["caption_id", "candidate"]
@@ -48,6 +53,11 @@ def read_manifest(path: Path) -> pd.DataFrame:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (README: synthesis/manifest.parquet)")
     df = df[MANIFEST_COLUMNS].copy()
     df["caption_id"] = df["caption_id"].astype(str)
+    bad = pd.to_numeric(df["candidate"], errors="coerce").isna()
+    if bad.any():
+        row = df[bad].iloc[0]
+        raise ValueError(f"{path}: row {df.index[bad][0]} (caption_id {row.caption_id!r}): candidate "
+                         f"{row.candidate!r} is not a number")
     df["candidate"] = df["candidate"].astype(int)
     dup = df.duplicated(KEY)
     if dup.any():
@@ -100,9 +110,11 @@ def decode_image(path: Path) -> Image.Image:
 class PairImages:
     """Map-style dataset: row ``i`` → its decoded CLIP input and SSIM input (or the failure reason)."""
 
-    def __init__(self, paths: list[Path], preprocess, ssim_size: int, ssim_low_size: int, ssim_in_worker: bool):
+    def __init__(self, paths: list[Path], preprocess, ssim_size: int, ssim_low_size: int, ssim_in_worker: bool,
+                 blank_max_std: float | None = None):
         self.paths, self.preprocess = paths, preprocess
         self.ssim_size, self.ssim_low_size, self.ssim_in_worker = ssim_size, ssim_low_size, ssim_in_worker
+        self.blank_max_std = blank_max_std
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -118,6 +130,9 @@ class PairImages:
         except (OSError, SyntaxError, ValueError) as e:
             status = "truncated" if "truncated" in str(e).lower() else "corrupt"
             return Decoded(i, status=status, error=f"{type(e).__name__}: {e}")
+        if self.blank_max_std is not None and is_near_constant(image, self.blank_max_std):
+            return Decoded(i, status="blank", error=f"near-constant image (pixel std <= {self.blank_max_std:g} "
+                                                    "in every channel): no content to score")
         out = Decoded(i, pixels=self.preprocess(image))
         if self.ssim_in_worker:
             out.ssim = ssim_skimage(image, self.ssim_size, self.ssim_low_size)
@@ -196,7 +211,10 @@ def settings_fingerprint(cfg) -> tuple[str, dict]:
 
     payload = {"model": cfg.clip_model, "pretrained": cfg.clip_pretrained,
                "revision": model_revision(cfg.clip_model), "prefix": cfg.caption_prefix, "precision": cfg.precision,
-               "ssim": [cfg.ssim_size, cfg.ssim_low_size]}
+               "ssim": [cfg.ssim_size, cfg.ssim_low_size], "blank_max_std": cfg.blank_max_std,
+               # captions are encoded in windows of chunk_size rows; another window changes the text batches
+               # and so clip_score in the last bits (<= 1e-7): a resumed run must not mix two chunkings
+               "chunk_size": cfg.chunk_size}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12], payload
 
 
@@ -212,8 +230,9 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
                shard: tuple[int, int] = (0, 1), scorer=None, progress: bool = True) -> int:
     """Score this shard's rows not yet in ``parts_dir``; returns how many were scored now.
 
-    ``rows`` has ``caption_id, candidate, caption, path, status``; ``path`` is relative to ``root``
-    (or absolute when ``root`` is None). Rows whose status is not ``ok`` are recorded, not decoded.
+    ``rows`` has ``caption_id, candidate, caption, path, status`` (and optionally ``error``); ``path`` is
+    relative to ``root`` and must stay inside it (or absolute when ``root`` is None). Rows whose status is
+    not ``ok``, or whose path or caption is unusable, are recorded with a reason, not decoded.
     """
     import torch
     from torch.utils.data import DataLoader
@@ -234,9 +253,11 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
     shard_dir.mkdir(parents=True, exist_ok=True)
     part_no = len(list(shard_dir.glob("part-*.parquet")))
 
+    rows, image_paths = check_rows(rows, root)
     skipped = rows[rows["status"] != "ok"]
     todo = rows[rows["status"] == "ok"].reset_index(drop=True)
-    records = [_record(r, None, None, r.status, f"synthesis status {r.status!r}") for r in skipped.itertuples()]
+    paths = [p for p, ok in zip(image_paths, rows["status"] == "ok") if ok]
+    records = [_record(r, None, None, r.status, r.error) for r in skipped.itertuples()]
 
     def flush(final: bool = False) -> None:
         nonlocal records, part_no
@@ -250,8 +271,8 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
         backend = cfg.ssim_backend
         if backend == "auto":
             backend = "torch" if str(device).startswith("cuda") else "skimage"
-        paths = [Path(p) if root is None else Path(root) / p for p in todo["path"]]
-        dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage")
+        dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage",
+                             cfg.blank_max_std)
         workers = default_workers() if cfg.num_workers is None else cfg.num_workers
         cuda = str(device).startswith("cuda")
         fetch = min(cfg.batch_size, FETCH_SIZE)
@@ -293,9 +314,46 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
     return len(rows)
 
 
+def check_rows(rows: pd.DataFrame, root: Path | None) -> tuple[pd.DataFrame, list[Path | None]]:
+    """``rows`` with ``status``/``error`` set for rows that cannot be scored, and each row's image path.
+
+    Not ``ok`` in the manifest: kept with the synthesis status. Path or caption missing (None, NaN,
+    empty): ``missing``. Path outside ``root`` (``../x.jpg``, an absolute path, a symlink out): ``refused``.
+    """
+    rows = rows.copy()
+    errors = list(rows["error"]) if "error" in rows.columns else [""] * len(rows)
+    statuses, paths = list(rows["status"]), []
+    for k, (status, path, caption) in enumerate(zip(statuses, rows["path"], rows["caption"])):
+        resolved = None
+        if status != "ok":
+            errors[k] = errors[k] if isinstance(errors[k], str) and errors[k] else f"synthesis status {status!r}"
+        elif not isinstance(caption, str) or not caption.strip():
+            statuses[k], errors[k] = "missing", f"caption is missing or empty: {caption!r}"
+        else:
+            try:
+                if root is None:  # absolute paths (a real dataset's, resolved by its reader)
+                    resolved = resolve_within(Path.cwd(), path, allow_absolute=True, what="image path")
+                else:
+                    resolved = resolve_within(root, path, what="manifest path")
+            except PathPolicyError as e:
+                missing = path is None or (isinstance(path, float) and np.isnan(path)) or \
+                    (isinstance(path, str) and not path.strip())
+                statuses[k], errors[k] = ("missing" if missing else "refused"), str(e)
+        paths.append(resolved)
+    rows["status"], rows["error"] = statuses, errors
+    return rows, paths
+
+
+def _clean(value) -> str | None:
+    """A manifest value as stored in the parts: text, or None for a missing one (NaN, None)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value)
+
+
 def _record(row, clip: float | None, ssim: float | None, status: str, error: str) -> dict:
-    return {"caption_id": row.caption_id, "candidate": int(row.candidate), "caption": row.caption,
-            "path": str(row.path), "clip_score": np.nan if clip is None else clip,
+    return {"caption_id": row.caption_id, "candidate": int(row.candidate), "caption": _clean(row.caption),
+            "path": _clean(row.path), "clip_score": np.nan if clip is None else clip,
             "ssim": np.nan if ssim is None else ssim, "status": status, "error": error}
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthvlm_repro.atomic import write_json, write_parquet
+from synthvlm_repro.path_policy import resolve_within
 from synthvlm_repro.selection.instructions import brief_instruction
 
 SYNTHESIS_IMAGES = "synthesis/images"
@@ -110,10 +111,19 @@ def _place(src: Path, dst: Path, mode: str) -> None:
 
 def export_llava(selected: pd.DataFrame, run_root: Path, image_folder: Path, json_path: Path, seed: int,
                  best_per_caption: bool = True, image_link: str = "hardlink") -> list[dict]:
-    """Fill ``image_folder`` with the selected images (stale ones removed) and write the LLaVA JSON."""
+    """Fill ``image_folder`` with the selected images (stale ones removed) and write the LLaVA JSON.
+
+    Each source path must lie inside ``run_root`` and each target inside ``image_folder``
+    (:func:`~synthvlm_repro.path_policy.resolve_within`); otherwise a one-line error before anything is placed.
+    """
     records = llava_records(selected, seed, best_per_caption)
+    moves = []
     for row, rec in zip(selected.itertuples(), records):
-        _place(Path(run_root) / row.path, image_folder / rec["image"], image_link)
+        where = f"selected pair {row.caption_id!r} #{row.candidate}"
+        moves.append((resolve_within(run_root, row.path, what=f"{where}: path"),
+                      resolve_within(image_folder, rec["image"], what=f"{where}: image name")))
+    for src, dst in moves:
+        _place(src, dst, image_link)
     write_json(json_path, records)
     wanted = {image_folder / r["image"] for r in records}  # stale images go only once the new JSON is in place
     for existing in [p for p in image_folder.rglob("*") if p.is_file() or p.is_symlink()]:

@@ -12,6 +12,7 @@ from synthvlm_repro.atomic import write_bytes
 from synthvlm_repro.synthesis.config import SynthesisConfig
 from synthvlm_repro.synthesis.images import encode
 from synthvlm_repro.models import model_revision
+from synthvlm_repro.path_policy import PathPolicyError, resolve_within
 from synthvlm_repro.synthesis.pipelines import ImageGenerator
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,23 @@ def regenerate(manifest: str | Path, out_root: str | Path, device: str = "cpu", 
     """Render every ``ok``/``broken`` row of ``manifest`` again into ``out_root/<path>``.
 
     Rows are re-batched exactly as they were generated (same batch index, same retry sub-batch), so
-    on the same hardware the files come out byte-identical. Returns the written paths.
+    on the same hardware the files come out byte-identical. Returns the written paths. Every path must
+    stay inside ``out_root`` (:mod:`synthvlm_repro.path_policy`): one that does not (``../x.jpg``, an
+    absolute path, none at all) is a one-line error naming the manifest row, raised before anything is written.
     """
     import pandas as pd
 
     frame = pd.read_parquet(manifest)
     frame = frame[frame["status"].isin(["ok", "broken"])]
     out_root = Path(out_root)
-    wanted = {p for p in frame["path"] if not (only_missing and (out_root / p).exists())}
+    targets = {}
+    for index, cid, candidate, path in zip(frame.index, frame["caption_id"], frame["candidate"], frame["path"]):
+        try:
+            targets[path] = resolve_within(out_root, path, what="path")
+        except PathPolicyError as e:
+            raise PathPolicyError(f"{manifest}: row {index} (caption_id {cid!r} candidate {candidate}): {e}; "
+                                  "nothing written") from None
+    wanted = {p for p, target in targets.items() if not (only_missing and target.exists())}
     written: list[Path] = []
     bar = tqdm(total=len(wanted), desc="regenerate", unit="img", disable=not progress)
     for _, rows in frame.groupby("settings_hash", sort=False):
@@ -74,7 +84,7 @@ def regenerate(manifest: str | Path, out_root: str | Path, device: str = "cpu", 
                     images[k] = image
             for path, image in zip(batch["path"], images):
                 if path in wanted:
-                    written.append(write_bytes(out_root / path, encode(image, cfg.image_format, cfg.jpeg_quality)))
+                    written.append(write_bytes(targets[path], encode(image, cfg.image_format, cfg.jpeg_quality)))
                     bar.update(1)
     bar.close()
     return written

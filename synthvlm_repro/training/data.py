@@ -111,19 +111,30 @@ class LlavaCollator:
 
 
 def check_labels(dataset: LlavaDataset, max_fraction: float, rows: int = 0, seed: int = 0) -> dict:
-    """Tokenise ``rows`` samples (0 = all; else a seeded random subset) and count fully masked labels.
+    """Tokenise ``rows`` samples (0 = all; else a seeded random subset); count fully masked and truncated ones.
 
     A fully masked sample trains nothing (LLaVA's "tokenization mismatch", loss 0): warn on any, and
-    raise :class:`DataError` when their fraction exceeds ``max_fraction``.
+    raise :class:`DataError` when their fraction exceeds ``max_fraction``. A sample longer than the
+    dataset's ``max_length`` (at most the model's context) is cut to it: counted and logged, never an error.
     """
     from tqdm.auto import tqdm
 
     idx = list(range(len(dataset)))
     if rows and rows < len(idx):
         idx = sorted(random.Random(seed).sample(idx, rows))
-    masked = [i for i in tqdm(idx, desc=f"label check {dataset.json_path.name}", unit="row", leave=False)
-              if dataset.tokenized(i).n_trained == 0]
-    report = {"checked": len(idx), "fully_masked": len(masked), "examples": [dataset.rows[i].get("id") for i in masked[:5]]}
+    masked, truncated = [], []
+    for i in tqdm(idx, desc=f"label check {dataset.json_path.name}", unit="row", leave=False):
+        tok = dataset.tokenized(i)
+        if tok.n_trained == 0:
+            masked.append(i)
+        if tok.truncated:
+            truncated.append(i)
+    report = {"checked": len(idx), "fully_masked": len(masked), "examples": [dataset.rows[i].get("id") for i in masked[:5]],
+              "truncated": len(truncated), "max_length": dataset.max_length}
+    if truncated:
+        log.warning("%s: %d of %d samples are longer than %d tokens and are truncated (e.g. ids %s)",
+                    dataset.json_path, len(truncated), len(idx), dataset.max_length,
+                    [dataset.rows[i].get("id") for i in truncated[:5]])
     if masked:
         log.warning("%s: %d of %d samples have no trained token (e.g. ids %s)", dataset.json_path,
                     len(masked), len(idx), report["examples"])

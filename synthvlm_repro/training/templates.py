@@ -31,6 +31,7 @@ class Tokenized:
     input_ids: list[int]
     labels: list[int]
     has_image: bool = False  # the ids hold one complete run of image tokens
+    truncated: bool = False  # the sample was longer than max_length and was cut to it
 
     @property
     def n_trained(self) -> int:
@@ -92,6 +93,8 @@ def tokenize(conversations: list[dict], tokenizer, template: str, image_seq_leng
         if image_id in ids[max_length:]:
             # An image cut apart would not match its features: drop the image tokens, train nothing.
             kept = [t for t in ids if t != image_id][:max_length]
-            return Tokenized(kept, [IGNORE_INDEX] * len(kept), has_image=False)
+            return Tokenized(kept, [IGNORE_INDEX] * len(kept), has_image=False, truncated=True)
+        # Labels are per token, so cutting both lists at the same place keeps every mask aligned.
         ids, labels = ids[:max_length], labels[:max_length]
+        return Tokenized(ids, labels, has_image=has_image and image_id in ids, truncated=True)
     return Tokenized(ids, labels, has_image=has_image and image_id in ids)

@@ -121,6 +121,48 @@ def check_start_point(paths: RunPaths, stage: int, checkpoints: Path, resuming: 
         write_json(record, now)
 
 
+def model_context_length(model) -> int | None:
+    """The language model's context (``max_position_embeddings``), or None when the config has none."""
+    return getattr(model.config.get_text_config(), "max_position_embeddings", None)
+
+
+def sequence_limit(max_length: int, model) -> int:
+    """``training.max_length`` capped at the model's context: a longer sample is truncated, never run past it."""
+    context = model_context_length(model)
+    if context is not None and max_length > context:
+        log.warning("training.max_length %d is longer than the model's context (%d tokens); samples are truncated "
+                    "to %d", max_length, context, context)
+        return context
+    return max_length
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest ``checkpoint-N`` whose ``trainer_state.json`` (the file Trainer writes last) is complete.
+
+    A process killed while writing a checkpoint leaves a ``checkpoint-N`` without it, which
+    ``get_last_checkpoint`` would pick and resuming would fail on; such a torn checkpoint is removed.
+    """
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    steps = {}
+    for path in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        suffix = path.name.rsplit("-", 1)[1]
+        if path.is_dir() and suffix.isdigit():
+            steps[path] = int(suffix)
+    for path in sorted(steps, key=steps.get, reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return str(path)
+        except (OSError, ValueError):
+            if int(os.environ.get("RANK", "0")) == 0:
+                log.warning("%s: incomplete checkpoint (killed while saving); removing it", path)
+                shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
 def finished(checkpoint: Path) -> bool:
     """True when a Trainer checkpoint was taken at the run's last step."""
     state = json.loads((checkpoint / "trainer_state.json").read_text())
@@ -150,8 +192,6 @@ def training_arguments(cfg: TrainingConfig, r: StageRecipe, out: Path, seed: int
 def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0, device: str = "cpu",
                 callbacks: tuple = ()) -> Path:
     """Train one stage (resuming if it has checkpoints); returns the saved ``training/stage{N}/final``."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     r = recipe(cfg, stage)
     out = stage_dir(paths, stage)
     on_gpu = device.startswith("cuda")
@@ -159,7 +199,7 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     # Arguments first: with ZeRO-3 they make from_pretrained partition the weights across ranks while loading.
     args = training_arguments(cfg, r, out / "checkpoints", seed, device, world_size)
-    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    last = last_complete_checkpoint(Path(args.output_dir))
     check_start_point(paths, stage, Path(args.output_dir), resuming=last is not None)
     final, staging = out / "final", out / ".final.tmp"
     done = last is not None and finished(Path(last))  # resuming it, Trainer would run one step past max_steps
@@ -179,7 +219,7 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
 
     json_path, image_folder = stage_data(cfg, paths, stage, seed)
     dataset = LlavaDataset(json_path, image_folder, processor, r.template, image_tokens_per_image(processor),
-                           cfg.max_length, r.max_samples, r.pad_to_square)
+                           sequence_limit(cfg.max_length, model), r.max_samples, r.pad_to_square)
     write_json(out / "label_check.json", check_labels(dataset, cfg.max_masked_fraction, cfg.label_check_rows, seed))
 
     processor.tokenizer.padding_side = "right"
