@@ -2,6 +2,7 @@
 tiny models (with resume), outputs, CLI and notebook."""
 
 import json
+import shutil
 
 from pathlib import Path
 
@@ -155,14 +156,16 @@ def test_only_yes_passes_the_judge_unless_record_only():
 def small_pool(tmp_path_factory):
     """Six captions, three with the kit's drawn images."""
     folder = tmp_path_factory.mktemp("pool")
-    img = sample_data_dir() / "images"
+    (folder / "img").mkdir()
+    for name in ("stop_sign.png", "snowman.png", "sailboat.png"):  # image paths are relative to the pool
+        shutil.copy(sample_data_dir() / "images" / name, folder / "img" / name)
     records = [
         {"id": "p1", "caption": "A red octagonal stop sign with the word STOP in white letters.",
-         "image": str(img / "stop_sign.png")},
+         "image": "img/stop_sign.png"},
         {"id": "p2", "caption": "A snowman with a carrot nose and a black hat, in a snowy field.",
-         "image": str(img / "snowman.png")},
+         "image": "img/snowman.png"},
         {"id": "p3", "caption": "A small sailboat on blue water, with a white sail and a red hull.",
-         "image": str(img / "sailboat.png")},
+         "image": "img/sailboat.png"},
         {"id": "p4", "caption": "A freight train winds through a canyon of red rock, under a clear sky."},
         {"id": "p5", "caption": "An old stone bridge crosses a quiet river, lined with autumn trees."},
         {"id": "p6", "caption": "A bowl of ramen with a soft egg, green onions and slices of pork."},

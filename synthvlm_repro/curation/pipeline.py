@@ -94,8 +94,8 @@ def _read_and_rule_filter(cfg, source: Path, funnel: _Funnel, progress: bool) ->
     filters = rule_filters(cfg)
     scorer = partial(score_captions, normalize=cfg.normalize, flagged=load_flagged_words(cfg.flagged_words_file),
                      char_rep_len=cfg.char_rep_len, word_rep_len=cfg.word_rep_len)
-    validator = RowValidator(source, cfg.skip_bad_rows)
     image_root = (Path(cfg.image_root).expanduser() if cfg.image_root else source.parent).resolve()
+    validator = RowValidator(source, cfg.skip_bad_rows, image_root, cfg.allow_absolute_image_paths)
     raw_chunks = read_chunks(source, cfg.source_format, cfg.chunk_rows)
     checked = (validator.check(chunk) for chunk in raw_chunks)
     counts = {"good": 0, "bad": 0}
@@ -116,7 +116,7 @@ def _read_and_rule_filter(cfg, source: Path, funnel: _Funnel, progress: bool) ->
         table = pa.table({
             "id": pa.array(ids, pa.string()),
             "caption": pa.array(texts, pa.string()),
-            "image": pa.array([None if im is None else str(image_root / im) for im in images], pa.string()),
+            "image": pa.array(images, pa.string()),  # resolved under image_root by the validator
             "row": pa.array(rows, pa.int64()),
             "caption_raw": pa.array(raw, pa.string()),
             **{name: pa.array(stats[name]) for name in STAT_COLUMNS},
