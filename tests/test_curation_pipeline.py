@@ -183,7 +183,7 @@ def test_model_steps_on_tiny_models_score_filter_and_resume(tmp_path, small_pool
     overrides = MODEL_STEPS + [f"curation.source={small_pool}"]
     result, paths = run(tmp_path, overrides)
     steps = [s["step"] for s in result.funnel]
-    assert steps[-4:] == ["perplexity", "clip_similarity", "itm_score", "judge"]
+    assert steps[-5:] == ["perplexity", "blank", "clip_similarity", "itm_score", "judge"]
     everything = {r["id"]: r for r in result.curated.to_pylist() + result.rejected.to_pylist()}
     assert all(everything[f"p{i}"]["perplexity"] > 1 for i in range(1, 7))
     for i in range(1, 7):  # only captions with an image get image-text scores

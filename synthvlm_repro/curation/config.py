@@ -65,6 +65,7 @@ class CurationConfig(StageConfig):
     judge_batch_size: int = Field(8, ge=1)
     judge_max_new_tokens: int = Field(5, ge=1)
     lm_batch_size: int = Field(16, ge=1)  # perplexity LM batches
+    lm_max_tokens: int = Field(512, ge=8)  # perplexity LM reads at most this many tokens (and its context); longer = truncated, counted
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 on cuda, fp32 on cpu
 
     @field_validator("judge_mode", mode="before")
