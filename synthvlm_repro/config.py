@@ -176,7 +176,8 @@ def parse_overrides(overrides: Iterable[str] | Mapping[str, Any] | None) -> list
     items: list[tuple[str, str, Any]] = []
     if isinstance(overrides, Mapping):
         for key, value in overrides.items():
-            items.append((f"override {key}={value!r}", str(key), value))
+            shown = str(key) if str(key).isprintable() else repr(str(key))
+            items.append((f"override {shown}={value!r}", str(key), value))
         return items
     if isinstance(overrides, str):
         overrides = [overrides]

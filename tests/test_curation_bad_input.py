@@ -155,3 +155,10 @@ def test_path_policy_absolute_images_only_with_the_config_key(tmp_path):
     assert "curation.allow_absolute_image_paths" in strict_error(src, image_root=tmp_path)
     good, bad = read_all(src, skip_bad_rows=False, image_root=tmp_path, allow_absolute=True)
     assert good[0][3] == str(outside.resolve()) and bad == []
+
+
+def test_reader_lone_surrogate_escape_in_a_json_array_is_one_line_error(tmp_path):
+    src = tmp_path / "pool.json"  # found by the fuzz test: yajl hands the pair split by a space on as bad UTF-8
+    src.write_bytes(b'[{"id": "a", "caption": "x\\ud800 \\udc00y"}]')
+    with pytest.raises(CaptionInputError, match=r"pool\.json: malformed JSON after row 0: .*lone surrogate$"):
+        read_all(src)

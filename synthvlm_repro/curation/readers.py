@@ -154,6 +154,9 @@ def _read_json_array(path: Path, fmt: str, chunk_rows: int) -> Iterator[RawChunk
                     chunk = RawChunk(row)
         except json_error as e:  # only reachable with ijson
             raise CaptionInputError(f"{path}: malformed JSON after row {row}: {_one_line(e, first_line=True)}") from None
+        except UnicodeDecodeError:  # yajl passes a \\ud800-style escape through as invalid UTF-8
+            raise CaptionInputError(f"{path}: malformed JSON after row {row}: a \\u escape encodes a lone "
+                                    "surrogate") from None
         if row == 0 and ijson is not None:
             _check_json_top_level(path)
         if len(chunk):
