@@ -150,9 +150,15 @@ def _deep_merge(base: dict, top: Mapping) -> dict:
     return out
 
 
+def _shown(text: object) -> str:
+    """``text`` as it can appear in a one-line message (escaped when it holds newlines or other controls)."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
+
+
 def _describe(err: ValidationError) -> str:
     first = err.errors()[0]
-    key = ".".join(str(x) for x in first["loc"])
+    key = ".".join(_shown(x) for x in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"{key}: unknown key"
     given = repr(first.get("input"))
@@ -176,8 +182,7 @@ def parse_overrides(overrides: Iterable[str] | Mapping[str, Any] | None) -> list
     items: list[tuple[str, str, Any]] = []
     if isinstance(overrides, Mapping):
         for key, value in overrides.items():
-            shown = str(key) if str(key).isprintable() else repr(str(key))
-            items.append((f"override {shown}={value!r}", str(key), value))
+            items.append((f"override {_shown(key)}={value!r}", str(key), value))
         return items
     if isinstance(overrides, str):
         overrides = [overrides]
@@ -199,7 +204,7 @@ def _set_dotted(data: dict, key: str, value: Any, label: str) -> None:
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"{label}: {key}: {part} is not a section")
+            raise ConfigError(f"{label}: {_shown(key)}: {_shown(part)} is not a section")
         node = child
     node[parts[-1]] = value
 

@@ -78,3 +78,8 @@ def test_config_profile_that_is_not_utf8(tmp_path):
     bad = tmp_path / "latin.yaml"
     bad.write_bytes("description: caf\xe9\n".encode("latin-1"))
     assert _one_line_error(bad).startswith(f"{bad}: cannot read the profile")
+
+
+def test_config_override_key_with_a_newline_is_shown_escaped():
+    # found by tests/test_fuzz_inputs.py: the raw key used to split the message over two lines
+    assert _one_line_error("smoke", {"\n": 0.0}) == r"override '\n'=0.0: '\n': unknown key"

@@ -162,3 +162,10 @@ def test_reader_lone_surrogate_escape_in_a_json_array_is_one_line_error(tmp_path
     src.write_bytes(b'[{"id": "a", "caption": "x\\ud800 \\udc00y"}]')
     with pytest.raises(CaptionInputError, match=r"pool\.json: malformed JSON after row 0: .*lone surrogate$"):
         read_all(src)
+
+
+def test_reader_llava_conversations_that_are_not_a_list_are_a_bad_row(tmp_path):
+    src = tmp_path / "pool.jsonl"  # found by the fuzz test: iterating True raised a TypeError
+    src.write_bytes(jsonl_bytes([{"id": "t", "conversations": True}] + GOOD))
+    good, bad = read_all(src)
+    assert [g[1] for g in good] == ["a", "b"] and [(b[1], b[3]) for b in bad] == [("t", "missing caption")]

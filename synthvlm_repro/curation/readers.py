@@ -98,7 +98,8 @@ def read_chunks(path: str | Path, fmt: str = "auto", chunk_rows: int = 50_000) -
 
 
 def _llava_caption(record: dict) -> Any:
-    for turn in record.get("conversations") or []:
+    turns = record.get("conversations")
+    for turn in turns if isinstance(turns, list) else []:
         if isinstance(turn, dict) and turn.get("from") == "gpt":
             return turn.get("value")
     return None
