@@ -133,6 +133,10 @@ def test_blank_originals_are_dropped_before_scoring_and_unreadable_ones_quaranti
     assert all("clip_similarity" not in r or r["clip_similarity"] is None for r in result.rejected.to_pylist())
     detail = {r["id"]: r["detail"] for r in result.rejected.to_pylist()}
     assert "garbage.png: unreadable: " in detail["garbage"] and "\n" not in detail["garbage"]
+    # A rerun takes ok/blank from captions/cache; a replaced or repaired file is checked again.
+    fixed = {"white.png": copy_sample("sailboat.png"), "garbage.png": copy_sample("stop_sign.png")}
+    again = curate_pool(tmp_path, image_records(), IMAGE_STEPS + ["curation.skip_bad_rows=true"], fixed)
+    assert again.curated.column("id").to_pylist() == ["ok", "white", "garbage"]
 
 
 def test_unreadable_original_image_is_a_one_line_error_naming_file_and_row(tmp_path):

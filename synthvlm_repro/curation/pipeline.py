@@ -238,10 +238,18 @@ def _image_text(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
         del model
 
 
+def _file_stamp(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path
+    return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+
+
 def _image_check(cfg, funnel: _Funnel, cache_root: Path) -> None:
     """Open every original image once: unreadable → ``image_unreadable`` (an error without skip_bad_rows),
-    near-constant → ``blank``; neither is scored. ``ok``/``blank`` verdicts are cached per caption id (the
-    check decodes every image); unreadable ones are retried on the next run, in case the file was fixed."""
+    near-constant → ``blank``; neither is scored. ``ok``/``blank`` verdicts are cached per caption id with the
+    file's path, size and mtime (the check decodes every image); unreadable ones are retried on the next run."""
     from concurrent.futures import ThreadPoolExecutor
 
     from synthvlm_repro.curation.image_text import CHECK_SIZE, image_status
@@ -253,17 +261,18 @@ def _image_check(cfg, funnel: _Funnel, cache_root: Path) -> None:
         return
     cache = ScoreCache(cache_root, "image_check", {"blank_max_std": BLANK_MAX_STD, "check_size": CHECK_SIZE})
     status = ["ok"] * len(images)
-    todo = [r for r in rows if ids[r] not in cache.scores]
+    stamps = {r: _file_stamp(images[r]) for r in rows}  # a replaced file is checked again
+    todo = [r for r in rows if cache.scores.get(ids[r], {}).get("image") != stamps[r]]
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
         fresh = list(tqdm(pool.map(image_status, [images[r] for r in todo]), total=len(todo), desc="image check",
                           unit="image"))
     for r, verdict in zip(todo, fresh):
         status[r] = verdict
         if not verdict.startswith("unreadable"):
-            cache.add([ids[r]], [{"image_status": verdict}])
+            cache.add([ids[r]], [{"image_status": verdict, "image": stamps[r]}])
     cache.flush()
     for r in rows:
-        if ids[r] in cache.scores:
+        if cache.scores.get(ids[r], {}).get("image") == stamps[r]:
             status[r] = cache.scores[ids[r]]["image_status"]
     unreadable = np.array([s.startswith("unreadable") for s in status], dtype=bool)
     if unreadable.any() and not cfg.skip_bad_rows:
