@@ -169,3 +169,15 @@ def test_reader_llava_conversations_that_are_not_a_list_are_a_bad_row(tmp_path):
     src.write_bytes(jsonl_bytes([{"id": "t", "conversations": True}] + GOOD))
     good, bad = read_all(src)
     assert [g[1] for g in good] == ["a", "b"] and [(b[1], b[3]) for b in bad] == [("t", "missing caption")]
+
+
+def test_reader_ragged_csv_row_that_is_also_latin1_is_one_bad_row(tmp_path, capsys):
+    src = tmp_path / "pool.csv"  # found by the fuzz test: pyarrow cannot hand such a row to its row handler
+    src.write_bytes(b"id,caption\na,A red car parked on a quiet street.\nr,caf\xe9,extra\nc,caf\xe9 latin\n"
+                    b"b,A dog on a beach.\n")
+    good, bad = read_all(src)
+    assert [g[1] for g in good] == ["a", "b"]
+    assert [(row, reason) for row, _, _, reason in bad] == [
+        (1, "line 3: malformed CSV row (3 fields, expected 2): 'r,caf\xe9,extra'"), (2, "line 4: caption not UTF-8")]
+    assert "Traceback" not in capsys.readouterr().err
+    assert "row 1 (id None): line 3: malformed CSV row" in strict_error(src)

@@ -16,9 +16,11 @@ attributed to a row (a truncated JSON array, a corrupt Parquet file, an empty so
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import json
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -326,15 +328,80 @@ def _read_csv(path: Path, fmt: str, chunk_rows: int) -> Iterator[RawChunk]:
         if needed not in header:
             raise CaptionInputError(f"{path}: no {needed!r} column (columns: {_one_line(', '.join(header))})")
     wanted = [name for name in ("id", "caption", "image") if name in header]  # other columns are never parsed
+    produced = False
+    with _quiet_row_decode_errors():
+        try:
+            reader = pcsv.open_csv(
+                path, read_options=pcsv.ReadOptions(block_size=1 << 22),
+                parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                                invalid_row_handler=set_aside),
+                convert_options=pcsv.ConvertOptions(column_types={name: pa.binary() for name in wanted},
+                                                    strings_can_be_null=False, include_columns=wanted))
+            for chunk in _arrow_chunks(reader, path, chunk_rows, ragged):
+                produced = True
+                yield chunk
+            return
+        except (pa.ArrowException, OSError, CaptionInputError) as e:
+            if produced:  # rows already went downstream: cannot restart, stop with the reason
+                raise CaptionInputError(f"{path}: malformed CSV: {_one_line(e)}") from None
+    # pyarrow gave up before the first chunk (e.g. a ragged row that is also not UTF-8: pyarrow cannot
+    # even build the text it hands to the handler): read it again row by row with the csv module.
+    yield from _read_csv_rows(path, delimiter, chunk_rows)
+
+
+@contextlib.contextmanager
+def _quiet_row_decode_errors():
+    """pyarrow reports a ragged row it cannot decode for ``invalid_row_handler`` through
+    ``sys.unraisablehook`` (a printed traceback) before failing; :func:`_read_csv_rows` then reports
+    that row properly, so that one kind of message is silenced while pyarrow reads."""
+    previous = sys.unraisablehook
+
+    def hook(args):
+        if not isinstance(args.exc_value, UnicodeDecodeError):
+            previous(args)
+
+    sys.unraisablehook = hook
     try:
-        reader = pcsv.open_csv(
-            path, read_options=pcsv.ReadOptions(block_size=1 << 22),
-            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=set_aside),
-            convert_options=pcsv.ConvertOptions(column_types={name: pa.binary() for name in wanted},
-                                                strings_can_be_null=False, include_columns=wanted))
-    except (pa.ArrowException, OSError) as e:
-        raise CaptionInputError(f"{path}: malformed CSV: {_one_line(e)}") from None
-    yield from _arrow_chunks(reader, path, chunk_rows, ragged)
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+def _read_csv_rows(path: Path, delimiter: str, chunk_rows: int) -> Iterator[RawChunk]:
+    """The slow, exact CSV path: Python's csv module over the file decoded with ``surrogateescape``, so
+    every ragged or non-UTF-8 row is one unreadable row naming its line."""
+    csv.field_size_limit(1 << 30)
+    chunk, row = RawChunk(0), 0
+    try:
+        with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            header = next(reader)
+            where = {name: header.index(name) for name in ("id", "caption", "image") if name in header}
+            for fields in reader:
+                if not fields:
+                    continue
+                line = reader.line_num
+                if len(fields) != len(header):
+                    shown = delimiter.join(fields)[:120].encode("utf-8", "surrogateescape").decode("latin-1")
+                    _add_unreadable(chunk, row, f"line {line}: malformed CSV row ({len(fields)} fields, expected "
+                                                f"{len(header)}): {shown!r}")
+                else:
+                    values = {name: fields[i] for name, i in where.items()}
+                    bad = next((name for name, v in values.items() if _text_problem(name, v)), None)
+                    if bad:
+                        _add_unreadable(chunk, row, f"line {line}: {bad} not UTF-8")
+                    else:
+                        chunk.ids.append(values["id"])
+                        chunk.captions.append(values["caption"])
+                        chunk.images.append(values.get("image"))
+                row += 1
+                if len(chunk) >= chunk_rows:
+                    yield chunk
+                    chunk = RawChunk(row)
+    except csv.Error as e:
+        raise CaptionInputError(f"{path}: malformed CSV after row {row}: {_one_line(e)}") from None
+    if len(chunk):
+        yield chunk
 
 
 def _text_problem(what: str, value: str) -> str | None:
