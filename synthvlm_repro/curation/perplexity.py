@@ -72,17 +72,24 @@ class HFPerplexity:
         self.model, self.tokenizer = load_causal_lm(ref, device, dtype, padding_side="right")
         self.max_tokens = min(max_tokens, context_length(self.model, self.tokenizer))
 
+    def _cut(self, texts: Sequence[str]) -> list[str]:
+        """Texts cut to ``MAX_CHARS_PER_TOKEN`` characters per token (a 100 KB caption is not tokenised whole)."""
+        from synthvlm_repro.curation.image_text import MAX_CHARS_PER_TOKEN
+
+        return [t[:self.max_tokens * MAX_CHARS_PER_TOKEN] for t in texts]
+
     def score(self, texts: Sequence[str]) -> tuple[list[float], list[bool]]:
         """Perplexities and, per text, whether it was longer than ``max_tokens`` (and truncated)."""
-        lengths = [len(ids) for ids in self.tokenizer(list(texts), verbose=False)["input_ids"]]
-        return self(texts), [n > self.max_tokens for n in lengths]
+        cut = self._cut(texts)
+        lengths = [len(ids) for ids in self.tokenizer(cut, verbose=False)["input_ids"]]
+        return self(texts), [n > self.max_tokens or len(c) < len(t) for n, c, t in zip(lengths, cut, texts)]
 
     def __call__(self, texts: Sequence[str]) -> list[float]:
         import torch
 
         from synthvlm_repro.curation.lm import model_device
 
-        enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True,
+        enc = self.tokenizer(self._cut(texts), return_tensors="pt", padding=True, truncation=True,
                              max_length=self.max_tokens)
         enc = enc.to(model_device(self.model))
         with torch.no_grad():
