@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from synthvlm_repro.curation.config import CurationConfig
 from synthvlm_repro.evaluation.config import EvaluationConfig
@@ -28,6 +29,8 @@ from synthvlm_repro.synthesis.config import SynthesisConfig
 from synthvlm_repro.training.config import TrainingConfig
 
 STAGES = ("curation", "synthesis", "selection", "training", "evaluation", "figures")
+#: Devices a profile may name (torch device strings the kit runs on).
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 class ConfigError(ValueError):
@@ -42,7 +45,7 @@ class ProjectConfig(BaseModel):
     profile: str = "custom"
     description: str = ""
     seed: int = 0
-    device: str = "auto"  # "auto" picks cuda when available, else cpu
+    device: str = "auto"  # "auto" picks cuda when available, else cpu; or cpu, cuda, cuda:N, mps
     tiny_models: bool = False  # True: profile uses the offline tiny random models ("smoke run" marks)
     curation: CurationConfig = CurationConfig()
     synthesis: SynthesisConfig = SynthesisConfig()
@@ -50,6 +53,13 @@ class ProjectConfig(BaseModel):
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     figures: FiguresConfig = FiguresConfig()
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not DEVICE_PATTERN.fullmatch(value):
+            raise ValueError("must be auto, cpu, cuda, cuda:<index> or mps")
+        return value
 
     def resolved_device(self) -> str:
         """The torch device string this run uses."""
@@ -68,10 +78,14 @@ def configs_dir() -> Path:
 
 def profile_path(profile: str | os.PathLike) -> Path:
     """Path of a profile: a name in ``configs/`` or a path to a YAML file."""
+    if not isinstance(profile, (str, os.PathLike)):
+        raise ConfigError(f"profile must be a name or a YAML path, got {type(profile).__name__} {profile!r}")
     p = Path(profile)
     if p.suffix in (".yaml", ".yml"):
         if not p.exists():
             raise ConfigError(f"{p}: profile file not found")
+        if not p.is_file():
+            raise ConfigError(f"{p}: profile path is not a file")
         return p
     candidate = configs_dir() / f"{profile}.yaml"
     if not candidate.exists():
@@ -80,18 +94,46 @@ def profile_path(profile: str | os.PathLike) -> Path:
     return candidate
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps the
+    last silently, so a pasted second ``steps:`` would quietly win)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # unhashable key: PyYAML raises its own error below
+                continue
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml_text(text: str):
+    """YAML text parsed safely, with duplicate mapping keys refused."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = load_yaml_text(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} invalid YAML: {getattr(e, 'problem', e)}") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise ConfigError(f"{path}:{where} invalid YAML: {problem}") from None
+    except (UnicodeDecodeError, OSError) as e:
+        raise ConfigError(f"{path}: cannot read the profile ({e})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of stage sections")
     parent = data.pop("extends", None)
     if parent is None:
         return data
+    if not isinstance(parent, str) or not parent.strip():
+        raise ConfigError(f"{path}: extends: must be a profile name or a YAML path, got {parent!r}")
     parent_path = profile_path(parent)
     if parent_path.resolve() in seen:
         raise ConfigError(f"{path}: extends: cycle through {parent_path}")
@@ -108,13 +150,22 @@ def _deep_merge(base: dict, top: Mapping) -> dict:
     return out
 
 
+def _shown(text: object) -> str:
+    """``text`` as it can appear in a one-line message (escaped when it holds newlines or other controls)."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
+
+
 def _describe(err: ValidationError) -> str:
     first = err.errors()[0]
-    key = ".".join(str(x) for x in first["loc"])
+    key = ".".join(_shown(x) for x in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"{key}: unknown key"
-    given = first.get("input")
-    return f"{key}: {first['msg'].lower()} (got {given!r})"
+    given = repr(first.get("input"))
+    if len(given) > 200:
+        given = given[:200] + "..."
+    msg = " ".join(first["msg"].lower().split())  # a validator's message may span lines
+    return f"{key}: {msg} (got {given})"
 
 
 def _validate(data: dict, source: str) -> ProjectConfig:
@@ -131,7 +182,7 @@ def parse_overrides(overrides: Iterable[str] | Mapping[str, Any] | None) -> list
     items: list[tuple[str, str, Any]] = []
     if isinstance(overrides, Mapping):
         for key, value in overrides.items():
-            items.append((f"override {key}={value!r}", str(key), value))
+            items.append((f"override {_shown(key)}={value!r}", str(key), value))
         return items
     if isinstance(overrides, str):
         overrides = [overrides]
@@ -140,7 +191,7 @@ def parse_overrides(overrides: Iterable[str] | Mapping[str, Any] | None) -> list
             raise ConfigError(f"override {text!r}: expected stage.key=value")
         key, raw = text.split("=", 1)
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = load_yaml_text(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         items.append((f"override {text!r}", key.strip(), value))
@@ -153,7 +204,7 @@ def _set_dotted(data: dict, key: str, value: Any, label: str) -> None:
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise ConfigError(f"{label}: {key}: {part} is not a section")
+            raise ConfigError(f"{label}: {_shown(key)}: {_shown(part)} is not a section")
         node = child
     node[parts[-1]] = value
 

@@ -2,6 +2,7 @@
 tiny models (with resume), outputs, CLI and notebook."""
 
 import json
+import shutil
 
 from pathlib import Path
 
@@ -155,14 +156,16 @@ def test_only_yes_passes_the_judge_unless_record_only():
 def small_pool(tmp_path_factory):
     """Six captions, three with the kit's drawn images."""
     folder = tmp_path_factory.mktemp("pool")
-    img = sample_data_dir() / "images"
+    (folder / "img").mkdir()
+    for name in ("stop_sign.png", "snowman.png", "sailboat.png"):  # image paths are relative to the pool
+        shutil.copy(sample_data_dir() / "images" / name, folder / "img" / name)
     records = [
         {"id": "p1", "caption": "A red octagonal stop sign with the word STOP in white letters.",
-         "image": str(img / "stop_sign.png")},
+         "image": "img/stop_sign.png"},
         {"id": "p2", "caption": "A snowman with a carrot nose and a black hat, in a snowy field.",
-         "image": str(img / "snowman.png")},
+         "image": "img/snowman.png"},
         {"id": "p3", "caption": "A small sailboat on blue water, with a white sail and a red hull.",
-         "image": str(img / "sailboat.png")},
+         "image": "img/sailboat.png"},
         {"id": "p4", "caption": "A freight train winds through a canyon of red rock, under a clear sky."},
         {"id": "p5", "caption": "An old stone bridge crosses a quiet river, lined with autumn trees."},
         {"id": "p6", "caption": "A bowl of ramen with a soft egg, green onions and slices of pork."},
@@ -180,7 +183,7 @@ def test_model_steps_on_tiny_models_score_filter_and_resume(tmp_path, small_pool
     overrides = MODEL_STEPS + [f"curation.source={small_pool}"]
     result, paths = run(tmp_path, overrides)
     steps = [s["step"] for s in result.funnel]
-    assert steps[-4:] == ["perplexity", "clip_similarity", "itm_score", "judge"]
+    assert steps[-5:] == ["perplexity", "blank", "clip_similarity", "itm_score", "judge"]
     everything = {r["id"]: r for r in result.curated.to_pylist() + result.rejected.to_pylist()}
     assert all(everything[f"p{i}"]["perplexity"] > 1 for i in range(1, 7))
     for i in range(1, 7):  # only captions with an image get image-text scores

@@ -22,7 +22,8 @@ def _cmd_curate(args: argparse.Namespace) -> int:
         save_curation_figures(result, ctx.cfg.curation, ctx.paths.figures, ctx.smoke)
     width = max(len(s["step"]) for s in result.funnel)
     for s in result.funnel:
-        print(f"{s['step']:<{width}}  kept {s['kept']:>10,}  dropped {s['dropped']:>10,}")
+        truncated = f"  truncated {s['truncated']:,}" if s.get("truncated") else ""
+        print(f"{s['step']:<{width}}  kept {s['kept']:>10,}  dropped {s['dropped']:>10,}{truncated}")
     for line in result.skipped:
         print(f"skipped {line}")
     print(f"-> {ctx.paths.caption_json} ({len(result.curated):,} captions)")

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from synthvlm_repro.stage_config import StageConfig
+from synthvlm_repro.stage_config import Limit, StageConfig, UnitFloat
 
 
 class CurationConfig(StageConfig):
@@ -18,8 +18,9 @@ class CurationConfig(StageConfig):
     source: str = "sample"  # "sample" = the kit's shipped captions; else a path (JSON/JSONL/CSV/Parquet)
     source_format: Literal["auto", "synthvlm", "llava", "jsonl", "csv", "parquet"] = "auto"
     image_root: str | None = None  # folder that `image` paths are relative to (default: the source's folder)
+    allow_absolute_image_paths: bool = False  # True: absolute `image` paths are trusted (else quarantined/refused)
     skip_bad_rows: bool = False  # True: quarantine malformed rows into rejected.parquet instead of failing
-    max_captions: int | None = None  # keep only the first N survivors (source order) for the next stage
+    max_captions: Limit | None = None  # keep only the first N survivors (source order) for the next stage
     chunk_rows: int = Field(50_000, ge=1)  # rows per streamed chunk
     num_proc: int = Field(1, ge=1)  # processes computing the rule statistics
 
@@ -27,15 +28,15 @@ class CurationConfig(StageConfig):
     normalize: bool = True
 
     # --- rule filters (Data-Juicer, tokenization false)
-    alnum_min: float | None = 0.60
+    alnum_min: UnitFloat | None = 0.60
     char_rep_len: int = Field(10, ge=1)
-    char_rep_max: float | None = 0.09373663
-    flagged_words_max: float | None = 0.0
+    char_rep_max: UnitFloat | None = 0.09373663
+    flagged_words_max: UnitFloat | None = 0.0
     flagged_words_file: str | None = None  # one word per line, or Data-Juicer's flagged_words.json; None = shipped list
-    special_min: float | None = 0.16534802
-    special_max: float | None = 0.42023757
+    special_min: UnitFloat | None = 0.16534802
+    special_max: UnitFloat | None = 0.42023757
     word_rep_len: int = Field(10, ge=1)
-    word_rep_max: float | None = 0.03085751
+    word_rep_max: UnitFloat | None = 0.03085751
 
     # --- dedup
     exact_dedup: bool = True  # on lowercased text with punctuation and whitespace runs removed
@@ -44,7 +45,7 @@ class CurationConfig(StageConfig):
     minhash_ngram: int = Field(3, ge=1)  # word shingle size
 
     # --- perplexity (Data-Juicer's KenLM filter, or an HF causal LM)
-    perplexity_max: float | None = 5500.0
+    perplexity_max: float | None = Field(5500.0, gt=0)
     perplexity_scorer: Literal["kenlm", "hf"] = "kenlm"
     kenlm_model: str | None = None  # Data-Juicer's en.arpa.bin (edugp/kenlm wikipedia); null = filter off
     sentencepiece_model: str | None = None  # Data-Juicer's en.sp.model
@@ -53,9 +54,9 @@ class CurationConfig(StageConfig):
     # --- image-text filters (against the caption's original image)
     clip_model: str = "ViT-B-32"
     clip_pretrained: str | None = "openai"
-    clip_min: float | None = 0.28  # raw cosine similarity
+    clip_min: float | None = Field(0.28, ge=-1, le=1)  # raw cosine similarity
     itm_model: str = "Salesforce/blip-itm-base-coco"
-    itm_min: float | None = 0.8  # BLIP ITM probability of "match"
+    itm_min: UnitFloat | None = 0.8  # BLIP ITM probability of "match"
     image_batch_size: int = Field(32, ge=1)
 
     # --- LLM judge (LLaMA3-70B-Instruct in the paper)
@@ -64,6 +65,7 @@ class CurationConfig(StageConfig):
     judge_batch_size: int = Field(8, ge=1)
     judge_max_new_tokens: int = Field(5, ge=1)
     lm_batch_size: int = Field(16, ge=1)  # perplexity LM batches
+    lm_max_tokens: int = Field(512, ge=8)  # perplexity LM reads at most this many tokens (and its context); longer = truncated, counted
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 on cuda, fp32 on cpu
 
     @field_validator("judge_mode", mode="before")

@@ -36,3 +36,17 @@ def load_causal_lm(ref: str, device: str, dtype: str = "auto", padding_side: str
 def model_device(model):
     """Where a (possibly multi-GPU) model takes its inputs."""
     return next(model.parameters()).device
+
+
+def context_length(model, tokenizer=None, default: int = 2048) -> int:
+    """The most tokens ``model`` reads: its position table (``max_position_embeddings`` or the like),
+    further bounded by the tokenizer's ``model_max_length`` when that is a real number (HF uses 1e30 for
+    "unset")."""
+    config = getattr(model, "config", None)
+    text_config = getattr(config, "text_config", None) or config
+    limit = next((getattr(text_config, key) for key in ("max_position_embeddings", "n_positions", "max_seq_len")
+                  if isinstance(getattr(text_config, key, None), int)), default)
+    tokenizer_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < 1_000_000:
+        limit = min(limit, tokenizer_limit)
+    return limit

@@ -39,6 +39,11 @@ class KenLMPerplexity:
         return {key: [str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns]
                 for key, path in self.files.items()}
 
+    def score(self, texts: Sequence[str]) -> tuple[list[float], list[bool]]:
+        """Perplexities, and ``False`` for every text: an n-gram model has no context to overflow and its
+        memory does not grow with the text, so nothing is truncated."""
+        return self(texts), [False] * len(texts)
+
     def __call__(self, texts: Sequence[str]) -> list[float]:
         out = []
         for text in texts:
@@ -52,22 +57,40 @@ class KenLMPerplexity:
 
 
 class HFPerplexity:
-    """exp(mean token negative log-likelihood) under a local HF causal LM (BOS included as context)."""
+    """exp(mean token negative log-likelihood) under a local HF causal LM (BOS included as context).
+
+    Each caption is read up to ``max_tokens`` tokens (and never past the model's context): the logits of
+    a batch take batch x length x vocabulary floats, so one 100 KB caption padded to a 4K context would
+    need gigabytes. Longer captions are scored on their beginning and reported as truncated.
+    """
 
     name = "hf"
 
-    def __init__(self, ref: str, device: str = "cpu", dtype: str = "auto"):
-        from synthvlm_repro.curation.lm import load_causal_lm
+    def __init__(self, ref: str, device: str = "cpu", dtype: str = "auto", max_tokens: int = 512):
+        from synthvlm_repro.curation.lm import context_length, load_causal_lm
 
         self.model, self.tokenizer = load_causal_lm(ref, device, dtype, padding_side="right")
+        self.max_tokens = min(max_tokens, context_length(self.model, self.tokenizer))
+
+    def _cut(self, texts: Sequence[str]) -> list[str]:
+        """Texts cut to ``MAX_CHARS_PER_TOKEN`` characters per token (a 100 KB caption is not tokenised whole)."""
+        from synthvlm_repro.curation.image_text import MAX_CHARS_PER_TOKEN
+
+        return [t[:self.max_tokens * MAX_CHARS_PER_TOKEN] for t in texts]
+
+    def score(self, texts: Sequence[str]) -> tuple[list[float], list[bool]]:
+        """Perplexities and, per text, whether it was longer than ``max_tokens`` (and truncated)."""
+        cut = self._cut(texts)
+        lengths = [len(ids) for ids in self.tokenizer(cut, verbose=False)["input_ids"]]
+        return self(texts), [n > self.max_tokens or len(c) < len(t) for n, c, t in zip(lengths, cut, texts)]
 
     def __call__(self, texts: Sequence[str]) -> list[float]:
         import torch
 
         from synthvlm_repro.curation.lm import model_device
 
-        enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True,
-                             max_length=getattr(self.model.config, "max_position_embeddings", 2048))
+        enc = self.tokenizer(self._cut(texts), return_tensors="pt", padding=True, truncation=True,
+                             max_length=self.max_tokens)
         enc = enc.to(model_device(self.model))
         with torch.no_grad():
             logits = self.model(**enc).logits[:, :-1].float()
@@ -97,4 +120,4 @@ def perplexity_scorer(cfg, device: str):
     if not cfg.perplexity_lm:
         log.warning("perplexity filter off: curation.perplexity_scorer=hf but curation.perplexity_lm is null")
         return None
-    return HFPerplexity(cfg.perplexity_lm, device, cfg.dtype)
+    return HFPerplexity(cfg.perplexity_lm, device, cfg.dtype, cfg.lm_max_tokens)

@@ -3,12 +3,18 @@
 Rule statistics are computed while the source streams past (in ``num_proc`` processes); the later steps
 run on the survivors. Every dropped row lands in ``rejected.parquet`` with the step that dropped it
 (``reason``) and why (``detail``), so no row is ever lost silently.
+
+Model steps read at most their model's context from a caption; a step that had to truncate captions
+records how many as ``truncated`` in its ``funnel.json`` entry (and logs it). Before the image-text
+filters, every original image is opened once: unreadable ones are ``image_unreadable`` rows (an error
+naming file and row without ``skip_bad_rows``), near-constant ones are dropped as ``blank`` unscored.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -17,10 +23,11 @@ from typing import Callable
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from synthvlm_repro.atomic import write_json, write_parquet, write_text
 from synthvlm_repro.curation.dedup import exact_duplicates, near_duplicates
-from synthvlm_repro.curation.readers import RowValidator, read_chunks
+from synthvlm_repro.curation.readers import CaptionInputError, RowValidator, read_chunks
 from synthvlm_repro.curation.rules import load_flagged_words, map_ordered, rule_filters, score_captions
 from synthvlm_repro.curation.score_cache import ScoreCache, score_batched
 from synthvlm_repro.curation.stats import STAT_COLUMNS
@@ -67,7 +74,8 @@ class _Funnel:
         self.rejected.append(table)
 
     def step(self, name: str, keep: np.ndarray, columns: dict[str, list] | None = None,
-             detail: Callable[[int], str] | None = None, duplicate_of: list | None = None) -> None:
+             detail: Callable[[int], str] | None = None, duplicate_of: list | None = None,
+             truncated: int | None = None) -> None:
         """Add ``columns`` to the survivors, then keep rows where ``keep`` and reject the rest as ``name``."""
         for col, values in (columns or {}).items():
             self.kept = self.kept.append_column(col, pa.array(values))
@@ -75,7 +83,8 @@ class _Funnel:
         self.reject(self.kept.take(drop), name, [detail(i) if detail else name for i in drop],
                     None if duplicate_of is None else [duplicate_of[i] for i in drop])
         self.kept = self.kept.filter(pa.array(keep))
-        self.steps.append({"step": name, "kept": len(self.kept), "dropped": int(len(drop))})
+        self.steps.append({"step": name, "kept": len(self.kept), "dropped": int(len(drop)),
+                           **({} if truncated is None else {"truncated": truncated})})
 
     def skip(self, name: str, why: str) -> None:
         log.info("%s skipped: %s", name, why)
@@ -89,13 +98,11 @@ def _empty_survivors() -> pa.Table:
 
 
 def _read_and_rule_filter(cfg, source: Path, funnel: _Funnel, progress: bool) -> None:
-    from tqdm.auto import tqdm
-
     filters = rule_filters(cfg)
     scorer = partial(score_captions, normalize=cfg.normalize, flagged=load_flagged_words(cfg.flagged_words_file),
                      char_rep_len=cfg.char_rep_len, word_rep_len=cfg.word_rep_len)
-    validator = RowValidator(source, cfg.skip_bad_rows)
     image_root = (Path(cfg.image_root).expanduser() if cfg.image_root else source.parent).resolve()
+    validator = RowValidator(source, cfg.skip_bad_rows, image_root, cfg.allow_absolute_image_paths)
     raw_chunks = read_chunks(source, cfg.source_format, cfg.chunk_rows)
     checked = (validator.check(chunk) for chunk in raw_chunks)
     counts = {"good": 0, "bad": 0}
@@ -116,7 +123,7 @@ def _read_and_rule_filter(cfg, source: Path, funnel: _Funnel, progress: bool) ->
         table = pa.table({
             "id": pa.array(ids, pa.string()),
             "caption": pa.array(texts, pa.string()),
-            "image": pa.array([None if im is None else str(image_root / im) for im in images], pa.string()),
+            "image": pa.array(images, pa.string()),  # resolved under image_root by the validator
             "row": pa.array(rows, pa.int64()),
             "caption_raw": pa.array(raw, pa.string()),
             **{name: pa.array(stats[name]) for name in STAT_COLUMNS},
@@ -165,17 +172,21 @@ def _model_step(funnel: _Funnel, cache_root: Path, name: str, identity: dict, sc
                 rows: list[int], items: list, batch_size: int, fill: dict, keep: Callable[[dict], np.ndarray],
                 detail: Callable[[dict, int], str]) -> None:
     """Score ``items`` (the survivors at positions ``rows``) with a resumable cache, add the scored
-    columns (``fill`` for rows not scored), and keep the rows where ``keep(columns)``."""
+    columns (``fill`` for rows not scored), and keep the rows where ``keep(columns)``. A scorer that marks
+    rows ``"truncated": True`` (input cut to the model's context) gets them counted in the funnel."""
     ids = funnel.kept.column("id").to_pylist()
     cache = ScoreCache(cache_root, name, identity)
     scored = score_batched(cache, [ids[r] for r in rows], items, scorer, batch_size, desc=name)
+    truncated = sum(bool(s.get("truncated")) for s in scored)
+    if truncated:
+        log.warning("%s: %d caption(s) longer than the model's input were truncated", name, truncated)
     columns = {}
     for col, default in fill.items():
         values = [default] * len(ids)
         for r, s in zip(rows, scored):
             values[r] = s[col]
         columns[col] = values
-    funnel.step(name, keep(columns), columns, detail=lambda i: detail(columns, i))
+    funnel.step(name, keep(columns), columns, detail=lambda i: detail(columns, i), truncated=truncated)
 
 
 def _threshold_step(funnel, cache_root, name, identity, model, rows, batch_size, low) -> None:
@@ -185,7 +196,8 @@ def _threshold_step(funnel, cache_root, name, identity, model, rows, batch_size,
     pairs = [(images[r], captions[r]) for r in rows]
 
     def score(batch):
-        return [{name: v} for v in model([load_rgb(p) for p, _ in batch], [c for _, c in batch])]
+        values, truncated = model.score([load_rgb(p) for p, _ in batch], [c for _, c in batch])
+        return [{name: v, "truncated": t} for v, t in zip(values, truncated)]
 
     def keep(cols):  # rows without an image (NaN) pass, as in Data-Juicer
         return ~(np.asarray(cols[name], dtype=float) < low)
@@ -209,6 +221,7 @@ def _image_text(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
             raise FileNotFoundError(f"{images[first]}: image of caption {funnel.kept.column('id')[first]} not found "
                                     f"({int(missing.sum())} missing; set curation.skip_bad_rows=true to drop them)")
         funnel.step("image_missing", ~missing, detail=lambda i: f"image not found: {images[i]}")
+    _image_check(cfg, funnel, cache_root)
     for name, threshold in steps:
         rows = [i for i, im in enumerate(funnel.kept.column("image").to_pylist()) if im is not None]
         if not rows:
@@ -225,6 +238,55 @@ def _image_text(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
         del model
 
 
+def _file_stamp(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path
+    return f"{path}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _image_check(cfg, funnel: _Funnel, cache_root: Path) -> None:
+    """Open every original image once: unreadable → ``image_unreadable`` (an error without skip_bad_rows),
+    near-constant → ``blank``; neither is scored. ``ok``/``blank`` verdicts are cached per caption id with the
+    file's path, size and mtime (the check decodes every image); unreadable ones are retried on the next run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from synthvlm_repro.curation.image_text import CHECK_SIZE, image_status
+    from synthvlm_repro.image_checks import BLANK_MAX_STD
+
+    images, ids = funnel.kept.column("image").to_pylist(), funnel.kept.column("id").to_pylist()
+    rows = [i for i, im in enumerate(images) if im is not None]
+    if not rows:
+        return
+    cache = ScoreCache(cache_root, "image_check", {"blank_max_std": BLANK_MAX_STD, "check_size": CHECK_SIZE})
+    status = ["ok"] * len(images)
+    stamps = {r: _file_stamp(images[r]) for r in rows}  # a replaced file is checked again
+    todo = [r for r in rows if cache.scores.get(ids[r], {}).get("image") != stamps[r]]
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # Pillow decodes without the GIL
+        fresh = list(tqdm(pool.map(image_status, [images[r] for r in todo]), total=len(todo), desc="image check",
+                          unit="image"))
+    for r, verdict in zip(todo, fresh):
+        status[r] = verdict
+        if not verdict.startswith("unreadable"):
+            cache.add([ids[r]], [{"image_status": verdict, "image": stamps[r]}])
+    cache.flush()
+    for r in rows:
+        if cache.scores.get(ids[r], {}).get("image") == stamps[r]:
+            status[r] = cache.scores[ids[r]]["image_status"]
+    unreadable = np.array([s.startswith("unreadable") for s in status], dtype=bool)
+    if unreadable.any() and not cfg.skip_bad_rows:
+        first = int(np.flatnonzero(unreadable)[0])
+        row = funnel.kept.column("row")[first].as_py()
+        raise CaptionInputError(f"{images[first]}: image of caption {ids[first]} (row {row}) is {status[first]} "
+                                f"({int(unreadable.sum())} unreadable; set curation.skip_bad_rows=true to drop them)")
+    if unreadable.any():
+        funnel.step("image_unreadable", ~unreadable, detail=lambda i: f"{images[i]}: {status[i]}")
+        status = [s for s, bad in zip(status, unreadable) if not bad]
+    blank = np.array([s == "blank" for s in status], dtype=bool)
+    funnel.step("blank", ~blank, detail=lambda i: f"near-constant image (every channel's pixel std <= {BLANK_MAX_STD:g})")
+
+
 def _perplexity(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
     from synthvlm_repro.curation.perplexity import perplexity_scorer
 
@@ -237,8 +299,14 @@ def _perplexity(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
     identity = {"scorer": scorer.name, "model": ref, "sp": cfg.sentencepiece_model, "revision": model_revision(ref)}
     if scorer.name == "kenlm":
         identity["files"] = scorer.file_identity()
+    else:
+        identity["max_tokens"] = scorer.max_tokens
     high = cfg.perplexity_max
-    _model_step(funnel, cache_root, "perplexity", identity, lambda b: [{"perplexity": v} for v in scorer(b)],
+    def score(batch):
+        values, truncated = scorer.score(batch)
+        return [{"perplexity": v, "truncated": t} for v, t in zip(values, truncated)]
+
+    _model_step(funnel, cache_root, "perplexity", identity, score,
                 list(range(len(funnel.kept))), funnel.kept.column("caption").to_pylist(), cfg.lm_batch_size,
                 {"perplexity": float("nan")}, lambda cols: ~(np.asarray(cols["perplexity"]) > high),
                 lambda cols, i: f"perplexity {cols['perplexity'][i]:.1f} > {high:g}")
@@ -284,6 +352,8 @@ def curate(cfg, paths, device: str = "cpu", seed: int = 0, progress: bool = True
                 else funnel.kept.schema.empty_table().append_column("reason", pa.array([], pa.string()))
                 .append_column("detail", pa.array([], pa.string())))
     rejected = rejected.sort_by("row")
+    if not len(funnel.kept):
+        log.warning("no caption survived curation (%d rejected; see %s)", len(rejected), paths.rejected_parquet)
     result = CurationResult(funnel.kept, rejected, funnel.steps, funnel.skipped)
     write_outputs(result, paths)
     return result

@@ -4,7 +4,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from synthvlm_repro.stage_config import StageConfig
+from synthvlm_repro.stage_config import Limit, StageConfig
 
 BENCHMARKS = ("gqa", "scienceqa_img", "textvqa", "pope", "mme", "mmbench", "vqav2", "vizwiz")
 
@@ -17,9 +17,9 @@ class EvaluationConfig(StageConfig):
         ["gqa", "scienceqa_img", "textvqa", "pope", "mme", "mmbench", "vqav2", "vizwiz"]
     data_dir: Optional[str] = None  # LLaVA's playground/data/eval layout; None: <run>/evaluation/fixtures
     fixtures: bool = False  # write the kit's tiny benchmark sets into <run>/evaluation/fixtures and use them
-    limit: Optional[int] = None  # at most this many questions per benchmark split (None: all)
+    limit: Optional[Limit] = None  # at most this many questions per benchmark split (None: all)
     batch_size: int = Field(1, ge=1)  # LLaVA's scripts use 1; larger batches are left-padded (see tests)
-    max_new_tokens: dict[str, int] = {}  # per benchmark; missing ones use default_max_new_tokens
+    max_new_tokens: dict[str, Limit] = {}  # per benchmark; missing ones use default_max_new_tokens
     default_max_new_tokens: int = Field(128, ge=1)  # LLaVA's model_vqa_loader default
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 on cuda, fp32 on cpu
     image_aspect_ratio: Literal["pad", "original"] = "pad"  # LLaVA-1.5 pads images to a square
@@ -28,5 +28,5 @@ class EvaluationConfig(StageConfig):
     mmlu: bool = True
     mmlu_data_dir: Optional[str] = None  # Hendrycks layout data/{dev,test}/<subject>_{dev,test}.csv
     mmlu_num_fewshot: int = Field(5, ge=0)  # Open LLM Leaderboard convention; lm-eval's own default is 0
-    mmlu_limit: Optional[int] = None  # questions per subject (None: all)
+    mmlu_limit: Optional[Limit] = None  # questions per subject (None: all)
     mmlu_batch_size: int = Field(1, ge=1)  # 1: padded batches change log-likelihoods (open-instruct #75)

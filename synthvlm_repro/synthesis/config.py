@@ -1,10 +1,10 @@
 """Settings of stage 02 (image synthesis)."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from synthvlm_repro.stage_config import StageConfig
+from synthvlm_repro.stage_config import Limit, StageConfig
 
 
 class SynthesisConfig(StageConfig):
@@ -30,7 +30,7 @@ class SynthesisConfig(StageConfig):
 
     # generation
     steps: int = Field(60, ge=1)
-    guidance_scale: float = 20.0
+    guidance_scale: float = Field(20.0, ge=0)
     width: int = Field(1024, ge=8)
     height: int = Field(1024, ge=8)
     negative_prompt: str = ""
@@ -39,7 +39,7 @@ class SynthesisConfig(StageConfig):
     # (x2.6 slower at 64 px, x1.1-1.25 at 256 px on a mid-size SDXL; no effect on CUDA: synthesis/batch_invariance.py)
     batch_invariant: bool = True
     repeat: int = Field(1, ge=1)  # candidates per caption (best-of-N, official run.sh: 5)
-    limit: int | None = None  # only the first N captions (None: all)
+    limit: Limit | None = None  # only the first N captions (None: all)
 
     # output
     image_format: Literal["jpg", "png", "webp"] = "jpg"
@@ -48,11 +48,11 @@ class SynthesisConfig(StageConfig):
     webdataset_shard_size: int = Field(10_000, ge=1)
 
     # broken outputs (NaN / black / near-constant images)
-    broken_min_std: float = 2.0  # uint8 pixel std below which an image counts as near-constant
+    broken_min_std: float = Field(2.0, ge=0)  # uint8 pixel std below which an image counts as near-constant
     retry_broken_with_upcast: bool = True  # regenerate broken images once with the VAE in fp32
 
     # grid search (paper appendix §2.1: settings chosen on 1k captions by CLIPScore)
     grid_captions: int = Field(1000, ge=1)
-    grid_steps: list[int] = [30, 45, 60]
-    grid_guidance: list[float] = [5.0, 7.5, 10.0, 20.0]
+    grid_steps: list[Annotated[int, Field(ge=1)]] = [30, 45, 60]
+    grid_guidance: list[Annotated[float, Field(ge=0)]] = [5.0, 7.5, 10.0, 20.0]
     grid_refiner: list[bool] = [False, True]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from synthvlm_repro.stage_config import StageConfig
+from pydantic import Field
+
+from synthvlm_repro.stage_config import Limit, StageConfig, UnitFloat
 
 
 class StageRecipe(StageConfig):
@@ -17,19 +19,19 @@ class StageRecipe(StageConfig):
 
     template: Literal["plain", "v1"] = "plain"
     tune: Literal["projector", "projector+lm"] = "projector"
-    learning_rate: float = 1e-3
-    global_batch_size: int = 256  # per_device_batch_size x gradient accumulation x number of GPUs
-    per_device_batch_size: int = 32
-    num_train_epochs: float = 1.0
-    max_steps: int = -1  # > 0 stops after this many optimizer steps (overrides epochs)
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
+    learning_rate: float = Field(1e-3, gt=0)
+    global_batch_size: int = Field(256, ge=1)  # per_device_batch_size x gradient accumulation x number of GPUs
+    per_device_batch_size: int = Field(32, ge=1)
+    num_train_epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, ge=-1)  # > 0 stops after this many optimizer steps (overrides epochs)
+    warmup_ratio: UnitFloat = 0.03
+    weight_decay: float = Field(0.0, ge=0)
     lr_scheduler: str = "cosine"
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = Field(1.0, ge=0)
     deepspeed: str | None = None  # path (relative to the project root) of a DeepSpeed JSON, GPU only
-    save_steps: int = 500
-    save_total_limit: int = 1
-    max_samples: int | None = None  # train on the first N rows only (quick runs)
+    save_steps: int = Field(500, ge=1)
+    save_total_limit: int = Field(1, ge=1)
+    max_samples: Limit | None = None  # train on the first N rows only (quick runs)
     # LLaVA's --image_aspect_ratio pad: pad to a square in CLIP's mean colour before resize + centre crop.
     # LLaVA-1.5 sets it in finetune.sh only; pretrain.sh centre-crops.
     pad_to_square: bool = False
@@ -41,7 +43,7 @@ class Stage1Recipe(StageRecipe):
     deepspeed: str | None = "configs/deepspeed_zero2.json"
     # LLaVA saves every 24000 steps, i.e. never within 1 epoch (391 steps for 100K, 2181 for 558K):
     # a checkpoint every ~25K samples makes a crash cost minutes, not the run.
-    save_steps: int = 100
+    save_steps: int = Field(100, ge=1)
 
 
 class Stage2Recipe(StageRecipe):
@@ -50,11 +52,11 @@ class Stage2Recipe(StageRecipe):
     template: Literal["plain", "v1"] = "v1"
     tune: Literal["projector", "projector+lm"] = "projector+lm"
     pad_to_square: bool = True
-    learning_rate: float = 2e-5
-    global_batch_size: int = 128
-    per_device_batch_size: int = 16
+    learning_rate: float = Field(2e-5, gt=0)
+    global_batch_size: int = Field(128, ge=1)
+    per_device_batch_size: int = Field(16, ge=1)
     deepspeed: str | None = "configs/deepspeed_zero3.json"
-    save_steps: int = 500  # LLaVA: 50000 (never within 5198 steps); each ZeRO-3 checkpoint holds optimizer state
+    save_steps: int = Field(500, ge=1)  # LLaVA: 50000 (never within 5198 steps); each ZeRO-3 checkpoint holds optimizer state
 
 
 class TrainingConfig(StageConfig):
@@ -65,14 +67,14 @@ class TrainingConfig(StageConfig):
     vision_feature_layer: int = -2
     pad_vocab_to_multiple_of: int = 64  # as llava-hf's conversion (32002 -> 32064 rows)
     dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
-    max_length: int = 2048
+    max_length: int = Field(2048, ge=1)
     gradient_checkpointing: bool = True
-    max_masked_fraction: float = 0.01  # fail when more samples than this have no trained token
-    label_check_rows: int = 5000  # rows tokenised up front for that check (0 = all)
-    dataloader_num_workers: int = 4
-    logging_steps: int = 1
+    max_masked_fraction: UnitFloat = 0.01  # fail when more samples than this have no trained token
+    label_check_rows: int = Field(5000, ge=0)  # rows tokenised up front for that check (0 = all)
+    dataloader_num_workers: int = Field(4, ge=0)
+    logging_steps: int = Field(1, ge=1)
     launcher: Literal["auto", "inprocess", "torchrun", "accelerate"] = "auto"  # auto: in-process on CPU
-    num_gpus: int | None = None  # None = every visible GPU
+    num_gpus: Limit | None = None  # None = every visible GPU
     run_stage2: bool = True
     # Stage-2 data: a LLaVA-665K-format JSON + image folder (relative to the project root or absolute);
     # "sample-mix" builds a tiny multi-turn mix (with text-only rows) from the kit's sample data.
