@@ -139,12 +139,13 @@ def score(ctx: RunContext) -> list[dict]:
         bench = get_benchmark(name)
         for split, qs in benchmark_questions(ctx, name).items():
             answers = inference.merge_shards(answers_dir(ctx), name, split, qs)
+            upload = bench.write_submission(root, split, qs, answers, ctx.paths.evaluation / "submissions")
             if split in bench.submission_splits:
-                entries = bench.submission(split, qs, answers)
-                write_json(ctx.paths.evaluation / "submissions" / f"{name}_{split}.json", entries)
-                scores = [(split, "submission_rows", float(len(entries)), len(entries))]
+                scores = [(split, "submission_rows", float(len(answers)), len(answers))]
             else:
                 scores = [(s.split, s.metric, s.value, s.n) for s in bench.score(root, split, answers, ev)]
+            if upload is not None:
+                print(f"{name}/{split}: upload file {upload}")
             rows += [dict(zip(COLUMNS, (name, sp, m, float(v), int(n), label, checkpoint))) for sp, m, v, n in scores]
     return rows
 
