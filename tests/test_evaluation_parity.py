@@ -64,8 +64,8 @@ def test_gqa_item(case):
 def test_gqa_headline_on_real_layout(tmp_path):
     data = _load("gqa")
     truth = {c["question_id"]: {"answer": c["answer"], "isBalanced": True} for c in data["cases"]}
-    (tmp_path / "gqa").mkdir()
-    (tmp_path / "gqa" / "testdev_balanced_questions.json").write_text(json.dumps(truth))
+    (tmp_path / "gqa" / "data").mkdir(parents=True)
+    (tmp_path / "gqa" / "data" / "testdev_balanced_questions.json").write_text(json.dumps(truth))
     answers = {c["question_id"]: c["text"] for c in data["cases"]}
     got = _scores("gqa", tmp_path, "testdev_balanced", answers)["accuracy"]
     assert got == pytest.approx(data["expected"]["accuracy"], abs=1e-9)

@@ -3,15 +3,15 @@
 Each benchmark turns its files into :class:`Question` lists per split, and scores a split from the
 answers (``question_id -> text``) with :mod:`synthvlm_repro.evaluation.scoring`. Files:
 
-- ``gqa/llava_gqa_testdev_balanced.jsonl``, ``gqa/testdev_balanced_questions.json``, ``gqa/images/``
+- ``gqa/llava_gqa_testdev_balanced.jsonl``, ``gqa/data/testdev_balanced_questions.json``, ``gqa/data/images/``
 - ``scienceqa/llava_test_CQM-A.json``, ``scienceqa/problems.json``, ``scienceqa/images/test/``
 - ``textvqa/llava_textvqa_val_v051_ocr.jsonl``, ``textvqa/TextVQA_0.5.1_val.json``, ``textvqa/train_images/``
 - ``pope/llava_pope_test.jsonl``, ``pope/coco/coco_pope_{adversarial,popular,random}.json``, ``pope/val2014/``
   (labels matched by position within a category, as ``eval_pope.py`` does)
 - ``MME/MME_Benchmark_release_version/<category>/`` (images + ``question<TAB>answer`` txt files)
 - ``mmbench/mmbench_dev_20230712.tsv`` (base64 images; rows index + k·10⁶ are circular copies)
-- ``vqav2/llava_vqav2_mscoco_val2014.jsonl`` + ``vqav2/v2_mscoco_val2014_annotations.json`` + ``vqav2/val2014/``
-  (scored), ``vqav2/llava_vqav2_mscoco_test-dev2015.jsonl`` + ``vqav2/test2015/`` (submission file, over the
+- ``vqav2/v2_OpenEnded_mscoco_val2014_questions.json`` (or a LLaVA-style ``llava_vqav2_mscoco_val2014.jsonl``)
+  + ``vqav2/v2_mscoco_val2014_annotations.json`` + ``vqav2/val2014/`` (scored), ``vqav2/llava_vqav2_mscoco_test-dev2015.jsonl`` + ``vqav2/test2015/`` (submission file, over the
   questions of ``vqav2/llava_vqav2_mscoco_test2015.jsonl`` when present, as LLaVA's converter)
 - ``vizwiz/llava_test.jsonl`` + ``vizwiz/test/`` (submission file)
 """
@@ -149,11 +149,12 @@ class GQA(Benchmark):
 
     def questions(self, root, cfg):
         d = root / self.folder
-        return {"testdev_balanced": _llava_jsonl_questions(d / "llava_gqa_testdev_balanced.jsonl", d / "images")}
+        return {"testdev_balanced": _llava_jsonl_questions(d / "llava_gqa_testdev_balanced.jsonl",
+                                                           d / "data" / "images")}
 
     def score(self, root, split, answers, cfg):
         """``convert_gqa_for_eval.py`` + GQA ``eval.py`` accuracy (exact match), over the answered questions."""
-        path = root / self.folder / "testdev_balanced_questions.json"
+        path = root / self.folder / "data" / "testdev_balanced_questions.json"
         truth = read_json(path)
         for q in answers:
             if q not in truth or "answer" not in truth[q]:
@@ -450,13 +451,18 @@ class VQAv2(Benchmark):
         d = root / self.folder
         out = {}
         val = d / "llava_vqav2_mscoco_val2014.jsonl"
+        val_official = d / "v2_OpenEnded_mscoco_val2014_questions.json"
         test = d / "llava_vqav2_mscoco_test-dev2015.jsonl"
         if val.exists():
             out["val"] = _llava_jsonl_questions(val, d / "val2014")
+        elif val_official.exists():  # the released questions, prompted as LLaVA prompts VQAv2
+            out["val"] = [Question(str(q["question_id"]), with_suffix(q["question"], SHORT_ANSWER),
+                                   d / "val2014" / f"COCO_val2014_{int(q['image_id']):012d}.jpg")
+                          for q in read_json(val_official)["questions"]]
         if test.exists():
             out["test-dev"] = _llava_jsonl_questions(test, d / "test2015")
         if not out:
-            raise BenchmarkDataError(f"{d}: neither {val.name} nor {test.name} found")
+            raise BenchmarkDataError(f"{d}: none of {val.name}, {val_official.name}, {test.name} found")
         return out
 
     def score(self, root, split, answers, cfg):
