@@ -64,7 +64,7 @@ def answers_dir(ctx: RunContext) -> Path:
 
 
 def benchmark_questions(ctx: RunContext, name: str) -> dict[str, list[Question]]:
-    """Questions per split of one benchmark, cut to ``evaluation.limit`` (MMBench: whole rotation groups)."""
+    """Questions per split of one benchmark, cut to ``evaluation.limit`` (MMBench: whole circular groups)."""
     bench = get_benchmark(name)
     splits = bench.questions(data_root(ctx), ctx.cfg.evaluation)
     limit = ctx.cfg.evaluation.limit
