@@ -322,3 +322,14 @@ def test_cli_evaluates_every_benchmark_on_the_real_layout_fixtures(tmp_path, cap
     assert len(json.loads((subs / "vqav2_test-dev.json").read_text())) == 3
     assert len(json.loads((subs / "vizwiz_test.json").read_text())) == 2
     assert "mmbench/dev: upload file" in capsys.readouterr().out
+
+
+def test_fixture_folder_of_an_older_layout_is_rewritten(tmp_path):
+    from synthvlm_repro.evaluation.run import data_root
+    from synthvlm_repro.run_context import prepare_run
+
+    ctx = prepare_run("smoke", tmp_path / "run", [])
+    old = ctx.paths.evaluation / "fixtures"
+    old.mkdir(parents=True)
+    (old / "README.txt").write_text("Tiny benchmark fixtures (an earlier layout)\n")
+    assert (data_root(ctx) / "gqa" / "data" / "testdev_balanced_questions.json").exists()

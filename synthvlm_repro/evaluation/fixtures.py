@@ -22,6 +22,7 @@ from synthvlm_repro.atomic import atomic_open, atomic_path, write_json, write_te
 from synthvlm_repro.evaluation.mmlu_subjects import MMLU_SUBJECTS
 from synthvlm_repro.evaluation.prompting import SHORT_ANSWER
 
+LAYOUT_MARK = "layout: real-2"  # in README.txt; older fixture folders (other layouts) are rewritten
 COLORS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (30, 170, 60), "yellow": (240, 210, 20)}
 
 
@@ -285,5 +286,5 @@ def write_fixtures(root: str | Path, benchmarks=tuple(WRITERS), mmlu: bool = Tru
     if mmlu:
         write_mmlu(root)
     write_text(root / "README.txt", "Tiny benchmark fixtures written by synthvlm_repro.evaluation.fixtures "
-               "(PIL-drawn images, LLaVA eval layout). Scores on them mean nothing.\n")
+               "(PIL-drawn images, LLaVA eval layout). Scores on them mean nothing.\n" + LAYOUT_MARK + "\n")
     return root

@@ -13,7 +13,7 @@ from pathlib import Path
 from synthvlm_repro.atomic import atomic_path, write_json
 from synthvlm_repro.evaluation import inference
 from synthvlm_repro.evaluation.benchmarks import Question, get_benchmark, read_json
-from synthvlm_repro.evaluation.fixtures import write_fixtures
+from synthvlm_repro.evaluation.fixtures import LAYOUT_MARK, write_fixtures
 from synthvlm_repro.models import model_revision, resolve_model
 from synthvlm_repro.run_context import RunContext
 
@@ -48,7 +48,8 @@ def data_root(ctx: RunContext) -> Path:
     ev = ctx.cfg.evaluation
     fixtures = ctx.paths.evaluation / "fixtures"
     if ev.fixtures:
-        if not (fixtures / "README.txt").exists():
+        marker = fixtures / "README.txt"
+        if not marker.exists() or LAYOUT_MARK not in marker.read_text(encoding="utf-8"):
             write_fixtures(fixtures)
         return fixtures
     if ev.data_dir:
