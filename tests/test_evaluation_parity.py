@@ -113,7 +113,8 @@ def test_textvqa_headline_joins_on_image_id_and_question(tmp_path):
     data = _load("textvqa")
     d = tmp_path / "textvqa"
     _jsonl(d / "llava_textvqa_val_v051_ocr.jsonl",
-           [{"question_id": c["image_id"], "image": f"{c['image_id']}.jpg", "text": c["prompt"]} for c in data["cases"]])
+           [{"question_id": c["image_id"], "image": f"{c['image_id']}.jpg", "text": c["prompt"]}
+            for c in data["cases"]])
     (d / "TextVQA_0.5.1_val.json").write_text(json.dumps({"data": data["annotations"]}))
     qs = get_benchmark("textvqa").questions(tmp_path, CFG)["val"]
     assert len({q.qid for q in qs}) == len(data["cases"]) > len({c["image_id"] for c in data["cases"]})
@@ -209,6 +210,22 @@ def test_mmbench_upload_equals_llavas_converter(mmbench_root, tmp_path):
     assert path.suffix == ".xlsx"
     got = json.loads(pd.read_excel(path, engine="openpyxl").to_json(orient="split"))
     assert got == data["expected"]["submission_xlsx"]
+
+
+def test_mmbench_upload_without_openpyxl_is_the_same_table_as_tsv(mmbench_root, tmp_path, monkeypatch):
+    import sys
+
+    import pandas as pd
+
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # import fails as if it were not installed
+    data = _load("mmbench")
+    answers = {str(c["index"]): c["text"] for c in data["cases"]}
+    path = get_benchmark("mmbench").write_submission(mmbench_root, "dev", [], answers, tmp_path)
+    assert path.suffix == ".tsv"
+    got = pd.read_table(path, keep_default_na=False)
+    expected = data["expected"]["submission_xlsx"]
+    assert list(got.columns) == expected["columns"]
+    assert list(got["prediction"]) == [row[6] if row[6] is not None else "" for row in expected["data"]]
 
 
 # ----------------------------------------------------------------------------- VQAv2

@@ -26,7 +26,8 @@ CFG = EvaluationConfig()
 
 def test_fixture_files_are_deterministic(fixtures, tmp_path):
     again = write_fixtures(tmp_path / "again", benchmarks=("mmbench", "gqa"), mmlu=False)
-    for rel in ("mmbench/mmbench_dev_20230712.tsv", "gqa/llava_gqa_testdev_balanced.jsonl", "gqa/data/images/n7251.jpg"):
+    for rel in ("mmbench/mmbench_dev_20230712.tsv", "gqa/llava_gqa_testdev_balanced.jsonl",
+                "gqa/data/images/n7251.jpg"):
         assert (again / rel).read_bytes() == (fixtures / rel).read_bytes(), rel
 
 

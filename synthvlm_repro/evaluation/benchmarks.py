@@ -11,7 +11,8 @@ answers (``question_id -> text``) with :mod:`synthvlm_repro.evaluation.scoring`.
 - ``MME/MME_Benchmark_release_version/<category>/`` (images + ``question<TAB>answer`` txt files)
 - ``mmbench/mmbench_dev_20230712.tsv`` (base64 images; rows index + k·10⁶ are circular copies)
 - ``vqav2/v2_OpenEnded_mscoco_val2014_questions.json`` (or a LLaVA-style ``llava_vqav2_mscoco_val2014.jsonl``)
-  + ``vqav2/v2_mscoco_val2014_annotations.json`` + ``vqav2/val2014/`` (scored), ``vqav2/llava_vqav2_mscoco_test-dev2015.jsonl`` + ``vqav2/test2015/`` (submission file, over the
+  + ``vqav2/v2_mscoco_val2014_annotations.json`` + ``vqav2/val2014/`` (scored),
+  ``vqav2/llava_vqav2_mscoco_test-dev2015.jsonl`` + ``vqav2/test2015/`` (submission file, over the
   questions of ``vqav2/llava_vqav2_mscoco_test2015.jsonl`` when present, as LLaVA's converter)
 - ``vizwiz/llava_test.jsonl`` + ``vizwiz/test/`` (submission file)
 """
@@ -498,8 +499,9 @@ class VizWiz(Benchmark):
 
     def submission(self, root, split, answers):
         """``convert_vizwiz_for_submission.py``: ``{"image", "answer"}`` per question, all answered."""
-        return [{"image": r["image"], "answer": normalize_vqa_answer(_answer(answers, str(r["question_id"]), self.name))}
-                for r in read_jsonl(root / self.folder / "llava_test.jsonl")]
+        rows = read_jsonl(root / self.folder / "llava_test.jsonl")
+        texts = [_answer(answers, str(r["question_id"]), self.name) for r in rows]
+        return [{"image": r["image"], "answer": normalize_vqa_answer(t)} for r, t in zip(rows, texts)]
 
     def write_submission(self, root, split, questions, answers, out_dir):
         return _upload_json(out_dir / f"{self.name}_{split}.json", self.submission(root, split, answers))
