@@ -321,6 +321,8 @@ def test_cli_evaluates_every_benchmark_on_the_real_layout_fixtures(tmp_path, cap
     assert list(table.columns) == ["index", "question", "A", "B", "C", "D", "prediction", "answer", "split"]
     assert len(table) == 9 and table["prediction"].notna().all()
     assert len(json.loads((subs / "vqav2_test-dev.json").read_text())) == 3
+    assert sorted(p.name for p in subs.iterdir()) == ["mmbench_dev.xlsx", "vizwiz_test.json", "vqav2_test-dev.json"]
+    assert got[("vqav2", "test-dev", "submission_rows")] == 2  # n: answered (test-dev); rows: all of test2015
     assert len(json.loads((subs / "vizwiz_test.json").read_text())) == 2
     assert "mmbench/dev: upload file" in capsys.readouterr().out
 

@@ -486,6 +486,8 @@ class VQAv2(Benchmark):
                  else ""} for r in read_jsonl(full)]
 
     def write_submission(self, root, split, questions, answers, out_dir):
+        if split not in self.submission_splits:
+            return None
         return _upload_json(out_dir / f"{self.name}_{split}.json", self.submission(root, split, answers))
 
 
@@ -504,6 +506,8 @@ class VizWiz(Benchmark):
         return [{"image": r["image"], "answer": normalize_vqa_answer(t)} for r, t in zip(rows, texts)]
 
     def write_submission(self, root, split, questions, answers, out_dir):
+        if split not in self.submission_splits:
+            return None
         return _upload_json(out_dir / f"{self.name}_{split}.json", self.submission(root, split, answers))
 
 

@@ -6,6 +6,7 @@ shard, then ``score`` merges the shard files and writes ``evaluation/results.{cs
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -142,7 +143,8 @@ def score(ctx: RunContext) -> list[dict]:
             answers = inference.merge_shards(answers_dir(ctx), name, split, qs)
             upload = bench.write_submission(root, split, qs, answers, ctx.paths.evaluation / "submissions")
             if split in bench.submission_splits:
-                scores = [(split, "submission_rows", float(len(answers)), len(answers))]
+                n_rows = len(json.loads(upload.read_text(encoding="utf-8")))
+                scores = [(split, "submission_rows", float(n_rows), len(answers))]
             else:
                 scores = [(s.split, s.metric, s.value, s.n) for s in bench.score(root, split, answers, ev)]
             if upload is not None:
