@@ -26,7 +26,8 @@ CFG = EvaluationConfig()
 
 def test_fixture_files_are_deterministic(fixtures, tmp_path):
     again = write_fixtures(tmp_path / "again", benchmarks=("mmbench", "gqa"), mmlu=False)
-    for rel in ("mmbench/mmbench_dev_20230712.tsv", "gqa/llava_gqa_testdev_balanced.jsonl", "gqa/images/ng1.jpg"):
+    for rel in ("mmbench/mmbench_dev_20230712.tsv", "gqa/llava_gqa_testdev_balanced.jsonl",
+                "gqa/data/images/n7251.jpg"):
         assert (again / rel).read_bytes() == (fixtures / rel).read_bytes(), rel
 
 
@@ -35,58 +36,72 @@ def test_every_benchmark_reads_its_files(fixtures):
               ("gqa", "scienceqa_img", "textvqa", "pope", "mme", "mmbench", "vqav2", "vizwiz")}
     assert set(splits["pope"]) == {"adversarial", "popular", "random"}
     assert [q.qid for q in splits["scienceqa_img"]["test"]] == ["101", "102", "103"]  # no-image problem dropped
-    assert len(splits["mmbench"]["dev"]) == 4 + 2 + 3  # one question per option rotation
+    mmbench = {q.qid: q for q in splits["mmbench"]["dev"]}
+    assert sorted(mmbench, key=int) == ["0", "1", "2", "1000000", "1000001", "1000002", "2000000", "2000002",
+                                        "3000000"]  # every TSV row once: the circular copies are rows
     assert set(splits["vqav2"]) == {"val", "test-dev"}
-    assert len(splits["mme"]["test"]) == 8
+    assert len(splits["mme"]["test"]) == 10
     for name, by_split in splits.items():
         for qs in by_split.values():
             img = qs[0].load_image()
             assert img.mode == "RGB" and img.size[0] > 0, name
     gqa_q = splits["gqa"]["testdev_balanced"][0]
     assert gqa_q.text.count("Answer the question using a single word or phrase.") == 1
-    assert splits["mmbench"]["dev"][4].text.startswith("Look at the picture.\nWhich shape")
-    assert splits["mmbench"]["dev"][6].text.startswith("How many circles")  # a "nan" hint is no hint
-    assert "Reference OCR token: STOP" in splits["textvqa"]["val"][0].text
+    assert mmbench["1"].text.startswith("Look at the picture.\nWhich shape")
+    assert mmbench["1000001"].text.splitlines()[2:4] == ["A. square", "B. triangle"]  # rotated copy
+    assert mmbench["2"].text.startswith("How many circles")  # an empty hint is no hint
+    tv = splits["textvqa"]["val"]
+    assert [q.qid for q in tv][:2] == ["0054c91397f2fe05/0", "0054c91397f2fe05/1"]  # image id repeated in the file
+    assert "Reference OCR token: STOP" in tv[0].text
     no_ocr = get_benchmark("textvqa").questions(fixtures, EvaluationConfig(textvqa_ocr=False))["val"][0]
-    assert no_ocr.text == "What does the sign say?\nAnswer the question using a single word or phrase."
+    assert no_ocr.text == "what does the sign say?\nAnswer the question using a single word or phrase."
+    assert splits["vqav2"]["val"][0].text == "What color is the circle?\n" \
+        "Answer the question using a single word or phrase."
 
 
 def _score(fixtures, name, split, answers, cfg=CFG):
     return {s.metric: s.value for s in get_benchmark(name).score(fixtures, split, answers, cfg)}
 
 
-def test_oracle_and_wrong_answers_score_as_expected(fixtures):
-    gqa = {"g1": "Red.", "g2": "square", "g3": "yes", "g4": "yes"}
+def test_oracle_and_wrong_answers_score_as_expected(fixtures, caplog):
+    gqa = {"201307251": "Red.", "201307252": "square", "201307253": "yes", "201307254": "yes"}
     assert _score(fixtures, "gqa", "testdev_balanced", gqa)["accuracy"] == 75.0
-    sqa = {"101": "B", "102": "A. square", "103": "The answer is A."}
+    sqa = {"101": "B", "102": "A. square", "103": "The answer is A, clearly"}  # the official regex reads A
     assert _score(fixtures, "scienceqa_img", "test", sqa)["accuracy"] == pytest.approx(200 / 3)
-    tv = {"34602": "Stop", "34603": "twenty-four", "34604": "open"}
-    # "twenty-four" -> "twenty four": 1 of 10 annotators -> 1/3 on 9 subsets, 0 on one
-    expected = (1 + 0.3 + (8 * 2 / 3 + 2 * 1 / 3) / 10) / 3 * 100
-    assert _score(fixtures, "textvqa", "val", tv)["vqa_accuracy"] == pytest.approx(expected)
+    tv = {"0054c91397f2fe05/0": "Stop", "0054c91397f2fe05/1": "gold", "00685bc495504d61/2": "twenty-four",
+          "00a8a7bd3b7a2ec1/3": "open"}
+    # gold: 3 of 10 humans -> 0.9; "twenty-four" -> "twenty 4", as one human's "twenty four" -> 0.3;
+    # open: 2 of 10 -> 0.6
+    assert _score(fixtures, "textvqa", "val", tv)["vqa_accuracy"] == pytest.approx((1 + 0.9 + 0.3 + 0.6) / 4 * 100)
     pope = get_benchmark("pope").questions(fixtures, CFG)["random"]
     truth = [json.loads(l)["label"] for l in (fixtures / "pope/coco/coco_pope_random.json").read_text().splitlines()]
+    assert pope[0].qid != "1"  # LLaVA's ids run across the categories; labels pair by position
     oracle = {q.qid: ("Yes, there is." if t == "yes" else "There is no such thing.") for q, t in zip(pope, truth)}
     m = _score(fixtures, "pope", "random", oracle)
     assert m["accuracy"] == 100.0 and m["f1"] == 100.0 and m["yes_ratio"] == 0.5
+    no_yes = _score(fixtures, "pope", "random", {q.qid: "No" for q in pope})
+    assert no_yes["precision"] == 0.0 and "undefined" in caplog.text  # eval_pope.py would divide by zero
     mme_qs = get_benchmark("mme").questions(fixtures, CFG)["test"]
     mme = {q.qid: ("Yes" if q.qid.endswith("/0") else "No") for q in mme_qs}
-    mme["count/c1/1"] = "Yes"  # one wrong answer: count acc 75, acc+ 50
+    mme["count/000000044279/1"] = "Yes"  # one wrong answer: count acc 75, acc+ 50
     scores = {(s.split, s.metric): s.value for s in get_benchmark("mme").score(fixtures, "test", mme, CFG)}
     assert scores[("test/count", "acc")] == 75.0 and scores[("test/count", "acc_plus")] == 50.0
-    assert scores[("test", "perception")] == pytest.approx(200 + 125)
+    assert scores[("test", "perception")] == pytest.approx(200 + 125 + 200)
     assert scores[("test", "cognition")] == 200.0
+    vqa = {"262148000": "Red", "262148001": "one", "393225000": "Yes"}
+    # the humans disagree on the first two (normalised), agree on "yes" (compared as uploaded: "yes")
+    assert _score(fixtures, "vqav2", "val", vqa)["vqa_accuracy"] == pytest.approx((1 + 1 + 1) / 3 * 100)
 
 
-def test_mmbench_circular_needs_every_rotation(fixtures):
+def test_mmbench_circular_needs_every_copy(fixtures):
     qs = get_benchmark("mmbench").questions(fixtures, CFG)["dev"]
     gt = {"0": "red", "1": "square", "2": "two"}
     answers = {}
     for q in qs:
         lines = [l for l in q.text.splitlines() if len(l) > 2 and l[1:3] == ". "]
-        answers[q.qid] = next(l[0] for l in lines if l[3:] == gt[q.qid.split("/")[0]])
+        answers[q.qid] = next(l[0] for l in lines if l[3:] == gt[str(int(q.qid) % 1_000_000)])
     assert _score(fixtures, "mmbench", "dev", answers)["accuracy_circular"] == 100.0
-    answers["0/r2"] = "Z"  # question 0 fails one rotation only
+    answers["2000000"] = "Z"  # question 0 fails one circular copy only
     m = _score(fixtures, "mmbench", "dev", answers)
     assert m["accuracy_circular"] == pytest.approx(200 / 3) and m["accuracy_single"] == 100.0
 
@@ -205,7 +220,8 @@ def test_run_writes_tidy_results_and_submissions(tmp_path):
                                                  ("vqav2", "test-dev"), ("vizwiz", "test")}
     assert (df.model == "tiny:llava").all()  # no stage-04 checkpoint in this run dir: the smoke fallback
     sub = json.loads((ctx.paths.evaluation / "submissions" / "vqav2_test-dev.json").read_text())
-    assert [s["question_id"] for s in sub] == [1000, 1001] and all(isinstance(s["answer"], str) for s in sub)
+    assert [s["question_id"] for s in sub] == [262144000, 262144001, 262145000]  # all of test2015, as LLaVA's
+    assert sub[2]["answer"] == "" and all(isinstance(s["answer"], str) for s in sub)  # converter writes
     viz = json.loads((ctx.paths.evaluation / "submissions" / "vizwiz_test.json").read_text())
     assert [s["image"] for s in viz] == ["VizWiz_test_00000000.jpg", "VizWiz_test_00000001.jpg"]
     ctx2 = prepare_run("smoke", tmp_path / "run", over + ["evaluation.default_max_new_tokens=3"])
@@ -215,14 +231,14 @@ def test_run_writes_tidy_results_and_submissions(tmp_path):
         answer(ctx2)
 
 
-def test_limit_keeps_whole_mme_pairs_and_mmbench_rotations(tmp_path):
+def test_limit_keeps_whole_mme_pairs_and_mmbench_circular_groups(tmp_path):
     from synthvlm_repro.evaluation.run import benchmark_questions
     from synthvlm_repro.run_context import prepare_run
 
     ctx = prepare_run("smoke", tmp_path / "run", ["evaluation.limit=1"])
-    assert [q.qid for q in benchmark_questions(ctx, "mmbench")["dev"]] == ["0/r0", "0/r1", "0/r2", "0/r3"]
+    assert [q.qid for q in benchmark_questions(ctx, "mmbench")["dev"]] == ["0", "1000000", "2000000", "3000000"]
     mme = [q.qid for q in benchmark_questions(ctx, "mme")["test"]]
-    assert mme == ["commonsense_reasoning/r1/0", "commonsense_reasoning/r1/1"]
+    assert mme == ["artwork/10002/0", "artwork/10002/1"]
     assert len(benchmark_questions(ctx, "pope")["random"]) == 1
 
 
@@ -284,3 +300,39 @@ def test_cli_answers_in_shards_then_scores(tmp_path, capsys):
     assert [r["n"] for r in rows if r["benchmark"] == "gqa"] == [2]
     assert main(["evaluate", "score", "--run-dir", str(tmp_path / "elsewhere")]) == 2  # no answers: one-line error
     assert "no answer" in capsys.readouterr().err
+
+
+def test_cli_evaluates_every_benchmark_on_the_real_layout_fixtures(tmp_path, capsys):
+    import pandas as pd
+
+    from synthvlm_repro.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["evaluate", "all", "--run-dir", str(run_dir), "--set", "evaluation.mmlu=false",
+                 "--set", "evaluation.default_max_new_tokens=3"]) == 0
+    rows = json.loads((run_dir / "evaluation" / "results.json").read_text())
+    got = {(r["benchmark"], r["split"], r["metric"]): r["n"] for r in rows}
+    assert got[("textvqa", "val", "vqa_accuracy")] == 4 and got[("gqa", "testdev_balanced", "accuracy")] == 4
+    assert got[("mmbench", "dev", "accuracy_circular")] == 3 and got[("mmbench", "dev", "accuracy_single")] == 3
+    assert got[("scienceqa_img", "test", "accuracy")] == 3 and got[("vqav2", "val", "vqa_accuracy")] == 3
+    assert {s for b, s, _ in got if b == "pope"} == {"adversarial", "popular", "random"}
+    subs = run_dir / "evaluation" / "submissions"
+    table = pd.read_excel(subs / "mmbench_dev.xlsx", engine="openpyxl")
+    assert list(table.columns) == ["index", "question", "A", "B", "C", "D", "prediction", "answer", "split"]
+    assert len(table) == 9 and table["prediction"].notna().all()
+    assert len(json.loads((subs / "vqav2_test-dev.json").read_text())) == 3
+    assert sorted(p.name for p in subs.iterdir()) == ["mmbench_dev.xlsx", "vizwiz_test.json", "vqav2_test-dev.json"]
+    assert got[("vqav2", "test-dev", "submission_rows")] == 2  # n: answered (test-dev); rows: all of test2015
+    assert len(json.loads((subs / "vizwiz_test.json").read_text())) == 2
+    assert "mmbench/dev: upload file" in capsys.readouterr().out
+
+
+def test_fixture_folder_of_an_older_layout_is_rewritten(tmp_path):
+    from synthvlm_repro.evaluation.run import data_root
+    from synthvlm_repro.run_context import prepare_run
+
+    ctx = prepare_run("smoke", tmp_path / "run", [])
+    old = ctx.paths.evaluation / "fixtures"
+    old.mkdir(parents=True)
+    (old / "README.txt").write_text("Tiny benchmark fixtures (an earlier layout)\n")
+    assert (data_root(ctx) / "gqa" / "data" / "testdev_balanced_questions.json").exists()

@@ -24,7 +24,7 @@ class EvaluationConfig(StageConfig):
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 on cuda, fp32 on cpu
     image_aspect_ratio: Literal["pad", "original"] = "pad"  # LLaVA-1.5 pads images to a square
     textvqa_ocr: bool = True  # LLaVA's prompt carries "Reference OCR token: ..."; lmms-eval's does not
-    mmbench_circular: bool = True  # rotate options; a question counts only if every rotation is right
+    mmbench_circular: bool = True  # ask the TSV's circular copies too; a question counts only if all are right
     mmlu: bool = True
     mmlu_data_dir: Optional[str] = None  # Hendrycks layout data/{dev,test}/<subject>_{dev,test}.csv
     mmlu_num_fewshot: int = Field(5, ge=0)  # Open LLM Leaderboard convention; lm-eval's own default is 0

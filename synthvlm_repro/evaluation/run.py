@@ -6,6 +6,7 @@ shard, then ``score`` merges the shard files and writes ``evaluation/results.{cs
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from synthvlm_repro.atomic import atomic_path, write_json
 from synthvlm_repro.evaluation import inference
 from synthvlm_repro.evaluation.benchmarks import Question, get_benchmark, read_json
-from synthvlm_repro.evaluation.fixtures import write_fixtures
+from synthvlm_repro.evaluation.fixtures import LAYOUT_MARK, write_fixtures
 from synthvlm_repro.models import model_revision, resolve_model
 from synthvlm_repro.run_context import RunContext
 
@@ -48,7 +49,8 @@ def data_root(ctx: RunContext) -> Path:
     ev = ctx.cfg.evaluation
     fixtures = ctx.paths.evaluation / "fixtures"
     if ev.fixtures:
-        if not (fixtures / "README.txt").exists():
+        marker = fixtures / "README.txt"
+        if not marker.exists() or LAYOUT_MARK not in marker.read_text(encoding="utf-8"):
             write_fixtures(fixtures)
         return fixtures
     if ev.data_dir:
@@ -64,7 +66,7 @@ def answers_dir(ctx: RunContext) -> Path:
 
 
 def benchmark_questions(ctx: RunContext, name: str) -> dict[str, list[Question]]:
-    """Questions per split of one benchmark, cut to ``evaluation.limit`` (MMBench: whole rotation groups)."""
+    """Questions per split of one benchmark, cut to ``evaluation.limit`` (MMBench: whole circular groups)."""
     bench = get_benchmark(name)
     splits = bench.questions(data_root(ctx), ctx.cfg.evaluation)
     limit = ctx.cfg.evaluation.limit
@@ -139,12 +141,14 @@ def score(ctx: RunContext) -> list[dict]:
         bench = get_benchmark(name)
         for split, qs in benchmark_questions(ctx, name).items():
             answers = inference.merge_shards(answers_dir(ctx), name, split, qs)
+            upload = bench.write_submission(root, split, qs, answers, ctx.paths.evaluation / "submissions")
             if split in bench.submission_splits:
-                entries = bench.submission(split, qs, answers)
-                write_json(ctx.paths.evaluation / "submissions" / f"{name}_{split}.json", entries)
-                scores = [(split, "submission_rows", float(len(entries)), len(entries))]
+                n_rows = len(json.loads(upload.read_text(encoding="utf-8")))
+                scores = [(split, "submission_rows", float(n_rows), len(answers))]
             else:
                 scores = [(s.split, s.metric, s.value, s.n) for s in bench.score(root, split, answers, ev)]
+            if upload is not None:
+                print(f"{name}/{split}: upload file {upload}")
             rows += [dict(zip(COLUMNS, (name, sp, m, float(v), int(n), label, checkpoint))) for sp, m, v, n in scores]
     return rows
 
