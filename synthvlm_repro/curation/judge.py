@@ -18,6 +18,7 @@ Why hand-written: HF ``generate`` re-encodes the shared instruction for every ca
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from typing import Sequence
@@ -124,15 +125,21 @@ class _JudgeLM:
         return self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-def _row(answer: str) -> dict:
-    return {"judge_answer": answer.strip(), "judge_verdict": parse_verdict(answer)}
+def _cache_of(output):
+    """The KV cache of a forward's output (``cache`` in transformers >= 5.2x, ``past_key_values`` before)."""
+    return output["cache"] if "cache" in output else output.past_key_values
+
+
+def _row(answer: str, truncated: bool = False) -> dict:
+    return {"judge_answer": answer.strip(), "judge_verdict": parse_verdict(answer), "judge_truncated": truncated}
 
 
 class CaptionJudge(_JudgeLM):
     """Batched greedy Yes/No answers from a local causal LM through ``generate`` (the reference backend)."""
 
     def __call__(self, captions: Sequence[str]) -> list[dict]:
-        return [_row(a) for a in self.generate_answers([self.fit(c) for c in captions])]
+        fitted = [self.fit(c) for c in captions]
+        return [_row(a, f is not c) for a, f, c in zip(self.generate_answers(fitted), fitted, captions)]
 
 
 class PrefixJudge(_JudgeLM):
@@ -174,7 +181,7 @@ class PrefixJudge(_JudgeLM):
         if self._prefix_cache is None:
             ids = torch.tensor([self.prefix], device=model_device(self.model))
             with torch.no_grad():
-                self._prefix_cache = self.model(input_ids=ids, use_cache=True).past_key_values
+                self._prefix_cache = _cache_of(self.model(input_ids=ids, use_cache=True))
         cache = copy.deepcopy(self._prefix_cache)
         cache.batch_repeat_interleave(batch)
         return cache
@@ -204,14 +211,16 @@ class PrefixJudge(_JudgeLM):
         positions = torch.tensor([[p] * (width - len(s)) + list(range(p, p + len(s))) for s in suffixes],
                                  device=device)
         next_position = torch.tensor([[p + len(s)] for s in suffixes], device=device)
+        # transformers >= 5.2x names the argument `cache` (`past_key_values` is deprecated there).
+        cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         answers: list[str | None] = [None] * n
         tokens: list[list[int]] = [[] for _ in range(n)]
         pending = set(range(n))
         cache = self._cache_for(n)
         with torch.no_grad():
             for step in range(self.max_new_tokens):
-                out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                                 use_cache=True)
+                out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                                 **{cache_arg: cache})
                 chosen, sure = self._greedy(out.logits[:, -1])
                 for j in sorted(pending):
                     if not sure[j]:
@@ -226,7 +235,7 @@ class PrefixJudge(_JudgeLM):
                         pending.discard(j)
                 if not pending:
                     break
-                cache, ids = out.past_key_values, torch.tensor(chosen, device=device)[:, None]
+                cache, ids = _cache_of(out), torch.tensor(chosen, device=device)[:, None]
                 mask = torch.cat([mask, torch.ones(n, 1, dtype=mask.dtype, device=device)], 1)
                 positions, next_position = next_position, next_position + 1
         return answers
@@ -249,7 +258,7 @@ class PrefixJudge(_JudgeLM):
                 answers[i] = a
         self.counts["fast"] += len(fitted) - len(rest)
         self.counts["fallback"] += len(rest)
-        return [_row(a) for a in answers]
+        return [_row(a, f is not c) for a, f, c in zip(answers, fitted, captions)]
 
 
 class VllmJudge:
@@ -287,13 +296,11 @@ class VllmJudge:
         return self.tokenizer(f"{text}\nAnswer:")["input_ids"]
 
     def __call__(self, captions: Sequence[str]) -> list[dict]:
-        prompts = []
-        for caption in captions:
-            fitted = fit_caption(self.tokenizer, caption, self.caption_token_budget)
-            self.truncated += fitted is not caption
-            prompts.append({"prompt_token_ids": self._ids(fitted)})
-        outputs = self.llm.generate(prompts, self.params, use_tqdm=False)
-        return [_row(o.outputs[0].text) for o in outputs]
+        fitted = [fit_caption(self.tokenizer, c, self.caption_token_budget) for c in captions]
+        cut = [f is not c for f, c in zip(fitted, captions)]
+        self.truncated += sum(cut)
+        outputs = self.llm.generate([{"prompt_token_ids": self._ids(f)} for f in fitted], self.params, use_tqdm=False)
+        return [_row(o.outputs[0].text, t) for o, t in zip(outputs, cut)]
 
 
 def make_judge(cfg, device: str):

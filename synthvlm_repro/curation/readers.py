@@ -59,6 +59,10 @@ def read_chunks(path: str | Path, fmt: str = "auto", chunk_rows: int = 50_000) -
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: caption source not found")
+    if fmt == "img2dataset" or (fmt == "auto" and path.is_dir()):  # an img2dataset output folder
+        from synthvlm_repro.curation.img2dataset_source import read_img2dataset
+        yield from read_img2dataset(path, chunk_rows)
+        return
     fmt = detect_format(path) if fmt == "auto" else fmt
     readers = {"synthvlm": _read_json_array, "llava": _read_json_array, "jsonl": _read_jsonl,
                "csv": _read_csv, "parquet": _read_parquet}
