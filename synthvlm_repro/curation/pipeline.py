@@ -376,9 +376,10 @@ def _curate_shard(cfg, paths, device, seed, progress, shard) -> CurationResult:
     _dedup(cfg, funnel, seed, progress)
     survivors = len(funnel.kept)
     funnel.kept = funnel.kept.take(np.arange(shard.index, survivors, shard.count))
+    assigned = len(funnel.kept)
     _model_steps(cfg, funnel, _Scoring(tag=f"shard{shard.name}"), paths.captions / "cache", device)
     write_json(shard_marker(paths, shard), {"shard": [shard.index, shard.count], "survivors": survivors,
-                                            "scored": len(funnel.kept), "steps": funnel.steps})
+                                            "assigned": assigned, "kept": len(funnel.kept), "steps": funnel.steps})
     if all(shard_marker(paths, type(shard)(i, shard.count)).exists() for i in range(shard.count)):
         log.info("every shard of %d is done: merging", shard.count)
         try:
