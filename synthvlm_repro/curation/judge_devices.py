@@ -15,13 +15,14 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-HEADROOM = 1.25  # weights x this = memory a replica needs (activations, the KV cache of a batch)
+# Memory a replica needs: weights x 1.05 (buffers, fragmentation) + 4 GiB (a batch's KV cache and activations).
+HEADROOM, SPARE_BYTES = 1.05, 4 << 30
 _BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 
 def weight_bytes(path: Path, dtype: str) -> int:
     """Parameter bytes of the checkpoint at ``path`` once loaded in ``dtype`` (from the safetensors
-    headers, without reading the weights); 0 when the size cannot be told."""
+    headers, without reading the weights; else the size of ``*.bin`` files)."""
     import json
     import struct
 
@@ -30,6 +31,8 @@ def weight_bytes(path: Path, dtype: str) -> int:
         with open(file, "rb") as fh:
             header = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
         total += sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
+    if not total:
+        return sum(f.stat().st_size for f in Path(path).glob("*.bin"))
     return total * _BYTES.get(dtype, 2)
 
 
@@ -40,8 +43,8 @@ def gpu_groups(n_gpus: int, group_size: int) -> list[list[int]]:
 
 def group_for_rank(n_gpus: int, gpu_bytes: int, model_bytes: int, local_rank: int, local_world: int) -> list[int]:
     """The GPUs this rank's replica uses: slice ``local_rank`` of ``local_world`` equal slices, or, with one
-    process, the fewest GPUs that hold ``model_bytes`` (with :data:`HEADROOM`)."""
-    need = max(1, math.ceil(model_bytes * HEADROOM / gpu_bytes)) if gpu_bytes else 1
+    process, the fewest GPUs that hold ``model_bytes`` (with :data:`HEADROOM` and :data:`SPARE_BYTES`)."""
+    need = max(1, math.ceil((model_bytes * HEADROOM + SPARE_BYTES) / gpu_bytes)) if gpu_bytes else 1
     if local_world > 1:
         size = n_gpus // local_world
         if size < 1:
