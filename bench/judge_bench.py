@@ -9,7 +9,7 @@ the baseline is today's path (``CaptionJudge``: ``generate`` of ``judge_max_new_
 caption, batches in input order, as ``curate`` calls it); the new path is ``PrefixJudge`` handed the whole
 list (``curate`` hands it 16 batches at a time). Random weights never say Yes/No, so each model's
 ``lm_head`` gets two verdict tokens that ~``--verdict-share`` of the captions answer first (as a real
-instruct judge does); the rest go to the ``generate`` fallback, which is in the timing. Verdicts must be
+instruct judge does); the rest are decoded to the end (the fallback), which is in the timing. Verdicts must be
 identical caption for caption.
 
 Image-text filters: CLIP and BLIP-ITM (tiny models) over JPEGs streamed from a webdataset tar (512 px,
@@ -49,7 +49,7 @@ def bench_judge(name: str, model, tokenizer, captions: list[str], batch_size: in
     bias_towards_verdicts(model, tokenizer, [reference.prompt(c) for c in captions[:64]], quantile=share)
     fast = PrefixJudge(model=model, tokenizer=tokenizer, max_new_tokens=5, batch_size=batch_size)
     fast(captions[:batch_size])  # warm-up (and the prefix's KV cache, computed once per judge)
-    fast.counts = {"fast": 0, "fallback": 0}
+    fast.counts = {key: 0 for key in fast.counts}
     reference(captions[:batch_size])
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     sync()
@@ -68,7 +68,7 @@ def bench_judge(name: str, model, tokenizer, captions: list[str], batch_size: in
            "mean_prompt_tokens": round(sum(len(fast.encode(fast.prompt(c))) for c in captions) / len(captions), 1),
            "generate_captions_per_s": round(len(captions) / t_generate, 3),
            "prefix_captions_per_s": round(len(captions) / t_prefix, 3), "ratio": round(t_generate / t_prefix, 2),
-           "identical_verdicts": same, "fast_path": fast.counts["fast"], "fallback": fast.counts["fallback"],
+           "identical_verdicts": same, **{f"path_{k}": v for k, v in fast.counts.items()},
            "verdicts": {v: sum(r["judge_verdict"] == v for r in expected) for v in ("yes", "no", "unparsed")}}
     print(json.dumps(out), flush=True)
     return out
@@ -132,6 +132,7 @@ def main() -> int:
                         help="share of captions whose first answer token is a verdict token")
     parser.add_argument("--big", action="store_true", help="also a random Llama-3-8B-shaped judge (GPU)")
     parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="torch threads")
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args()
 
@@ -139,7 +140,7 @@ def main() -> int:
 
     from synthvlm_repro.curation.random_judges import random_llama_judge, tiny_judge_with_verdict_tokens
 
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.set_num_threads(args.threads)
     results = {"device": args.device, "torch": torch.__version__, "judge": [], "image_filters": []}
     model, tok = tiny_judge_with_verdict_tokens()
     results["judge"].append(bench_judge("tiny:judge-lm", model.to(args.device), tok, _captions(args.captions),
@@ -159,7 +160,8 @@ def main() -> int:
     for r in results["judge"]:
         print(f"judge {r['model']}: generate {r['generate_captions_per_s']}/s, prefix {r['prefix_captions_per_s']}/s "
               f"-> {r['ratio']}x, identical verdicts {r['identical_verdicts']}/{r['captions']} "
-              f"(fast path {r['fast_path']}, fallback {r['fallback']})")
+              f"(settled by the first tokens {r['path_fast']}, decoded from the cache {r['path_decoded']}, "
+              f"HF generate {r['path_generate']})")
     return 0 if all(r["identical_verdicts"] == r["captions"] for r in results["judge"]) else 1
 
 

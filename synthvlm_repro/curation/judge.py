@@ -8,8 +8,9 @@ Two HF backends give the same verdicts:
   prompt shares is run through the model once and its KV cache reused for every batch; each batch of
   captions is then one forward over the caption tokens only, reading the greedy first answer token, and
   one cached step per further token only until the verdict is settled ("Yes" + "." -- not "Yes" +
-  "terday"). Only when the answer does not start with Yes/No (a preamble), or a greedy choice is too
-  close to call, is the caption handed to ``generate``.
+  "terday"). An answer that does not start with Yes/No (a preamble) is decoded to its end from the cache,
+  as ``generate`` would; only a greedy choice too close to call (float noise could flip it) is handed to
+  HF ``generate`` itself.
 
 Why hand-written: HF ``generate`` re-encodes the shared instruction for every caption and decodes all
 ``max_new_tokens`` steps; neither transformers nor accelerate offers a shared-prefix batch scorer.
@@ -146,7 +147,9 @@ class PrefixJudge(_JudgeLM):
     """Same verdicts as :class:`CaptionJudge`, from one forward per batch over a cached shared prefix.
 
     ``judge_answer`` holds the tokens read (e.g. ``"Yes."``), a prefix of what ``generate`` writes;
-    :attr:`counts` says how many captions took the fast path and how many fell back to ``generate``.
+    :attr:`counts` says how many captions were settled by their first tokens (``fast``), decoded to the
+    end from the cache (``decoded``: the answer did not start with Yes/No) or handed to HF ``generate``
+    (``generate``: a greedy choice within ``tie_margin`` of the runner-up, where float noise could flip it).
     """
 
     def __init__(self, *args, batch_size: int = 8, tie_margin: float | None = None, **kwargs):
@@ -161,7 +164,7 @@ class PrefixJudge(_JudgeLM):
 
         dtype = next(self.model.parameters()).dtype
         self.tie_margin = tie_margin if tie_margin is not None else (1e-3 if dtype == torch.float32 else 0.0625)
-        self.counts = {"fast": 0, "fallback": 0}
+        self.counts = {"fast": 0, "decoded": 0, "generate": 0}
 
     def _shared_prefix(self) -> list[int]:
         probes = [self.encode(self.prompt(c)) for c in _PROBES]
@@ -192,11 +195,12 @@ class PrefixJudge(_JudgeLM):
         return top.indices[:, 0].tolist(), ((top.values[:, 0] - top.values[:, 1]) >= self.tie_margin).tolist()
 
     def _read_answers(self, suffixes: list[list[int]]) -> list[str | None]:
-        """Answer text read for each suffix, or ``None`` where ``generate`` must decide.
+        """Answer text read for each suffix, or ``None`` where ``generate`` must decide (a near-tie).
 
         Greedy tokens are read (one cached step each) only until the verdict is settled: a yes/no word
-        followed by a non-word character, the end of the answer (EOS or ``max_new_tokens``), or text that
-        can no longer start with yes/no, which is left to ``generate`` (a preamble such as "Answer:").
+        followed by a non-word character, or the end of the answer (EOS, ``max_new_tokens``). An answer
+        that cannot start with yes/no (a preamble such as "Answer:") is decoded to its end from the cache,
+        token by token as ``generate`` does, and parsed the same way.
         """
         import torch
 
@@ -215,7 +219,7 @@ class PrefixJudge(_JudgeLM):
         cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         answers: list[str | None] = [None] * n
         tokens: list[list[int]] = [[] for _ in range(n)]
-        pending = set(range(n))
+        pending, settled, full = set(range(n)), set(), set()
         cache = self._cache_for(n)
         with torch.no_grad():
             for step in range(self.max_new_tokens):
@@ -228,16 +232,22 @@ class PrefixJudge(_JudgeLM):
                         continue
                     tokens[j].append(chosen[j])
                     text = self.tokenizer.decode(tokens[j], skip_special_tokens=True)
-                    if chosen[j] in self.eos or step == self.max_new_tokens - 1 or _LEADING_VERDICT.match(text):
+                    if chosen[j] in self.eos or step == self.max_new_tokens - 1:
                         answers[j] = text
                         pending.discard(j)
-                    elif not _may_start_verdict(text):
+                    elif j not in full and _LEADING_VERDICT.match(text):
+                        answers[j] = text
+                        settled.add(j)
                         pending.discard(j)
+                    elif not _may_start_verdict(text):
+                        full.add(j)  # a preamble: decode the whole answer from the cache, as generate would
                 if not pending:
                     break
                 cache, ids = _cache_of(out), torch.tensor(chosen, device=device)[:, None]
                 mask = torch.cat([mask, torch.ones(n, 1, dtype=mask.dtype, device=device)], 1)
                 positions, next_position = next_position, next_position + 1
+        self.counts["fast"] += len(settled)
+        self.counts["decoded"] += sum(answers[j] is not None for j in full)
         return answers
 
     def __call__(self, captions: Sequence[str]) -> list[dict]:
@@ -256,8 +266,7 @@ class PrefixJudge(_JudgeLM):
             idx = rest[lo:lo + self.batch_size]
             for i, a in zip(idx, self.generate_answers([fitted[i] for i in idx])):
                 answers[i] = a
-        self.counts["fast"] += len(fitted) - len(rest)
-        self.counts["fallback"] += len(rest)
+        self.counts["generate"] += len(rest)
         return [_row(a, f is not c) for a, f, c in zip(answers, fitted, captions)]
 
 
