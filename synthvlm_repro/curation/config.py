@@ -58,7 +58,7 @@ class CurationConfig(StageConfig):
     itm_model: str = "Salesforce/blip-itm-base-coco"
     itm_min: float | None = 0.8  # BLIP ITM probability of "match"
     image_batch_size: int = Field(32, ge=1)
-    image_workers: int | None = Field(None, ge=0)  # DataLoader workers decoding images; null = one per core
+    image_workers: int | None = Field(None, ge=0)  # DataLoader workers decoding images; null = cores - 1 (0 on <= 2 cores)
 
     # --- LLM judge (LLaMA3-70B-Instruct in the paper)
     judge_model: str | None = "meta-llama/Meta-Llama-3-70B-Instruct"

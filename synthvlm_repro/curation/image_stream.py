@@ -126,12 +126,13 @@ class _Decode:
 
 def stream_images(refs: Sequence[str], batch_size: int, workers: int | None = None) -> Iterator[list]:
     """Decoded RGB images of ``refs`` in order, ``batch_size`` per list, decoded by ``workers`` DataLoader
-    workers (default: one per core, shared among the ranks on this node; 0 = in this process).
+    workers (default: this rank's share of the cores minus one, none on <= 2 cores; 0 = in this process).
     An unreadable image raises ``ValueError`` (a missing one ``FileNotFoundError``) naming it."""
     from torch.utils.data import DataLoader
 
-    if workers is None:
-        workers = max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    if workers is None:  # the main process keeps a core for the model; on <= 2 cores workers only add
+        cores = max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))  # IPC
+        workers = cores - 1 if cores > 2 else 0
     workers = min(workers, -(-len(refs) // FETCH)) if refs else 0
     loader = DataLoader(_Decode(refs), batch_size=FETCH, num_workers=workers, collate_fn=list,
                         prefetch_factor=max(2, -(-2 * batch_size // (FETCH * workers))) if workers else None)
