@@ -145,7 +145,7 @@ def test_two_shard_processes_give_one_process_outputs(tmp_path):
     sets = [x for o in overrides for x in ("--set", o)]
     base = [sys.executable, "-m", "synthvlm_repro.cli", "curate", "--run-dir", str(tmp_path / "two"), "--quiet",
             "--no-figures", *sets]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1")  # 2 processes, 2 cores
     procs = [subprocess.Popen(base + ["--shard", "0/2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT),
              subprocess.Popen(base, env=dict(env, RANK="1", WORLD_SIZE="2", LOCAL_RANK="0"),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)]
