@@ -216,7 +216,7 @@ def test_judge_prompt_uses_the_chat_template_and_the_paper_prompt():
     assert JUDGE_PROMPT in prompt and prompt.rstrip().endswith("assistant<|end_header_id|>")
     assert "<|start_header_id|>user<|end_header_id|>" in prompt and "Prompt: A red car." in prompt
     answers = judge(["A red car.", "A dog running on a beach at sunset."])
-    assert [set(a) for a in answers] == [{"judge_answer", "judge_verdict"}] * 2
+    assert [set(a) for a in answers] == [{"judge_answer", "judge_verdict", "judge_truncated"}] * 2
 
 
 def test_missing_image_is_named(tmp_path):

@@ -6,6 +6,14 @@ import argparse
 
 from synthvlm_repro.cli_common import add_run_args, context_from_args
 
+EPILOG = """sharded model steps (perplexity, CLIP, BLIP-ITM, judge), each shard resumable, the last one merges:
+  synthvlm-repro curate --profile paper --shard 0/2 &  synthvlm-repro curate --profile paper --shard 1/2
+  torchrun --nproc_per_node 4 -m synthvlm_repro.curation --profile paper --run-dir /scratch/synthvlm
+  sbatch --array=0-15 --wrap 'synthvlm-repro curate --profile paper --run-dir /scratch/synthvlm \\
+      --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT'
+  synthvlm-repro curate --profile paper --run-dir /scratch/synthvlm --merge   # if a merge is wanted by hand
+Under torchrun each rank's judge replica takes its slice of the node's GPUs (8 GPUs, 4 ranks: 2 GPUs each)."""
+
 
 def _cmd_curate(args: argparse.Namespace) -> int:
     from synthvlm_repro.curation.pipeline import curate
@@ -16,8 +24,16 @@ def _cmd_curate(args: argparse.Namespace) -> int:
             args.overrides.append(f"curation.{key}={value}")
     if args.skip_bad_rows:
         args.overrides.append("curation.skip_bad_rows=true")
+    from synthvlm_repro.synthesis.plan import current_shard, parse_shard
+
     ctx = context_from_args(args)
-    result = curate(ctx.cfg.curation, ctx.paths, ctx.device, ctx.cfg.seed, progress=not args.quiet)
+    shard = current_shard(parse_shard(args.shard) if args.shard else None)
+    result = curate(ctx.cfg.curation, ctx.paths, ctx.device, ctx.cfg.seed, progress=not args.quiet,
+                    shard=None if args.merge else shard, merge=args.merge)
+    if result.partial:
+        print(f"shard {shard.index}/{shard.count}: {len(result.curated):,} captions through the model steps; "
+              "the last shard to finish merges (or run `curate --merge`)")
+        return 0
     if not args.no_figures:
         save_curation_figures(result, ctx.cfg.curation, ctx.paths.figures, ctx.smoke)
     width = max(len(s["step"]) for s in result.funnel)
@@ -38,7 +54,8 @@ def register(subparsers) -> None:
                     "curation filters and write captions/{curated,rejected}.parquet, captions/captions.json and "
                     "captions/funnel.json in the run dir. Thresholds and switches are curation.* config keys "
                     "(see `synthvlm-repro config`), e.g. --set curation.judge_mode=off. Model steps resume "
-                    "from captions/cache/ after a crash.")
+                    "from captions/cache/ after a crash.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_args(p)
     p.add_argument("--source", default=None,
                    help="caption pool path (shorthand for --set curation.source=PATH; 'sample' = the kit's captions)")
@@ -50,4 +67,8 @@ def register(subparsers) -> None:
                    help="quarantine malformed rows into rejected.parquet instead of stopping at the first one")
     p.add_argument("--no-figures", action="store_true", help="do not write the funnel and histogram figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--shard", metavar="INDEX/COUNT", default=None,
+                   help="score part INDEX of COUNT of the model steps (SLURM arrays); combines with torchrun ranks")
+    p.add_argument("--merge", action="store_true",
+                   help="merge the shards' cached scores into the outputs (fails if a shard is unfinished)")
     p.set_defaults(func=_cmd_curate)

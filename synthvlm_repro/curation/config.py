@@ -16,7 +16,8 @@ class CurationConfig(StageConfig):
 
     # --- input
     source: str = "sample"  # "sample" = the kit's shipped captions; else a path (JSON/JSONL/CSV/Parquet)
-    source_format: Literal["auto", "synthvlm", "llava", "jsonl", "csv", "parquet"] = "auto"
+    # "img2dataset": a folder written by img2dataset (webdataset tars, parquet, or files); "auto" detects it
+    source_format: Literal["auto", "synthvlm", "llava", "jsonl", "csv", "parquet", "img2dataset"] = "auto"
     image_root: str | None = None  # folder that `image` paths are relative to (default: the source's folder)
     allow_absolute_image_paths: bool = False  # True: absolute `image` paths are trusted (else quarantined/refused)
     skip_bad_rows: bool = False  # True: quarantine malformed rows into rejected.parquet instead of failing
@@ -58,10 +59,12 @@ class CurationConfig(StageConfig):
     itm_model: str = "Salesforce/blip-itm-base-coco"
     itm_min: UnitFloat | None = 0.8  # BLIP ITM probability of "match"
     image_batch_size: int = Field(32, ge=1)
+    image_workers: int | None = Field(None, ge=0)  # DataLoader workers decoding images; null = cores - 1 (0 on <= 2 cores)
 
     # --- LLM judge (LLaMA3-70B-Instruct in the paper)
     judge_model: str | None = "meta-llama/Meta-Llama-3-70B-Instruct"
     judge_mode: Literal["filter", "record", "off"] = "filter"  # record: keep the answer, drop nothing
+    judge_backend: Literal["prefix", "generate", "vllm"] = "prefix"  # prefix: shared-prompt KV cache, same verdicts
     judge_batch_size: int = Field(8, ge=1)
     judge_max_new_tokens: int = Field(5, ge=1)
     lm_batch_size: int = Field(16, ge=1)  # perplexity LM batches

@@ -32,6 +32,16 @@ def load_rgb(path: str | Path):
         raise ValueError(f"{path}: unreadable image ({e})") from None
 
 
+def _image_file(ref: str | Path):
+    """A path, or the bytes of a tar member / parquet cell (img2dataset refs) as a file object."""
+    import io
+
+    from synthvlm_repro.curation.image_stream import member_bytes, split_ref  # it imports this module
+
+    parts = split_ref(str(ref))
+    return ref if parts is None else io.BytesIO(member_bytes(*parts))
+
+
 def image_status(path: str | Path) -> str:
     """``"ok"``, ``"blank"`` (near-constant, :func:`~synthvlm_repro.image_checks.is_near_constant` on a
     copy at most ``CHECK_SIZE`` px) or ``"unreadable: <why>"`` for the image at ``path``."""
@@ -40,7 +50,7 @@ def image_status(path: str | Path) -> str:
     from synthvlm_repro.image_checks import is_near_constant
 
     try:
-        with Image.open(path) as img:
+        with Image.open(_image_file(path)) as img:
             img.draft("RGB", (CHECK_SIZE, CHECK_SIZE))  # JPEG: decode at 1/2..1/8 scale
             img.load()  # a truncated or corrupt file fails here
             small = img.convert("RGB")

@@ -29,7 +29,7 @@ from synthvlm_repro.atomic import write_json, write_parquet, write_text
 from synthvlm_repro.curation.dedup import exact_duplicates, near_duplicates
 from synthvlm_repro.curation.readers import CaptionInputError, RowValidator, read_chunks
 from synthvlm_repro.curation.rules import load_flagged_words, map_ordered, rule_filters, score_captions
-from synthvlm_repro.curation.score_cache import ScoreCache, score_batched
+from synthvlm_repro.curation.score_cache import IncompleteScoresError, ScoreCache, score_batched
 from synthvlm_repro.curation.stats import STAT_COLUMNS
 from synthvlm_repro.models import model_revision
 
@@ -44,6 +44,7 @@ class CurationResult:
     rejected: pa.Table
     funnel: list[dict]
     skipped: list[str] = field(default_factory=list)  # steps that did not run, with the reason
+    partial: bool = False  # one shard's model steps only; nothing written (see curate's shard)
 
 
 def resolve_source(source: str) -> Path:
@@ -101,7 +102,8 @@ def _read_and_rule_filter(cfg, source: Path, funnel: _Funnel, progress: bool) ->
     filters = rule_filters(cfg)
     scorer = partial(score_captions, normalize=cfg.normalize, flagged=load_flagged_words(cfg.flagged_words_file),
                      char_rep_len=cfg.char_rep_len, word_rep_len=cfg.word_rep_len)
-    image_root = (Path(cfg.image_root).expanduser() if cfg.image_root else source.parent).resolve()
+    default_root = source if source.is_dir() else source.parent  # img2dataset folders: refs inside the folder
+    image_root = (Path(cfg.image_root).expanduser() if cfg.image_root else default_root).resolve()
     validator = RowValidator(source, cfg.skip_bad_rows, image_root, cfg.allow_absolute_image_paths)
     raw_chunks = read_chunks(source, cfg.source_format, cfg.chunk_rows)
     checked = (validator.check(chunk) for chunk in raw_chunks)
@@ -168,15 +170,38 @@ def _dedup(cfg, funnel: _Funnel, seed: int, progress: bool) -> None:
         funnel.skip("near_dedup", "curation.near_dedup_threshold is null")
 
 
-def _model_step(funnel: _Funnel, cache_root: Path, name: str, identity: dict, scorer: Callable[[list], list[dict]],
-                rows: list[int], items: list, batch_size: int, fill: dict, keep: Callable[[dict], np.ndarray],
-                detail: Callable[[dict, int], str]) -> None:
-    """Score ``items`` (the survivors at positions ``rows``) with a resumable cache, add the scored
-    columns (``fill`` for rows not scored), and keep the rows where ``keep(columns)``. A scorer that marks
-    rows ``"truncated": True`` (input cut to the model's context) gets them counted in the funnel."""
+@dataclass
+class _Scoring:
+    """How this process runs the model steps: the score-cache writer tag, and whether every score must
+    already be cached (the merge after a sharded run: no model is loaded)."""
+
+    tag: str = ""
+    cached_only: bool = False
+
+    def cache(self, root: Path, name: str, identity: dict) -> ScoreCache:
+        return ScoreCache(root, name, identity, writer=self.tag)
+
+    def check(self, cache: ScoreCache, name: str, ids: list[str]) -> list[int]:
+        """Positions of ``ids`` not scored yet; with ``cached_only`` an error when there are any."""
+        todo = [i for i, cid in enumerate(ids) if cid not in cache.scores]
+        if todo and self.cached_only:
+            raise IncompleteScoresError(f"{cache.dir}: {len(todo)} of {len(ids)} captions not scored by {name} yet "
+                                        f"(first: {ids[todo[0]]!r}); run the remaining shards, then merge")
+        return todo
+
+
+def _model_step(funnel: _Funnel, scoring: _Scoring, cache_root: Path, name: str, identity: dict,
+                make_scorer: Callable[[], Callable[[list], list[dict]]], rows: list[int], items: list,
+                batch_size: int, fill: dict, keep: Callable[[dict], np.ndarray],
+                detail: Callable[[dict, int], str]) -> list[dict]:
+    """Score ``items`` (the survivors at positions ``rows``) with a resumable cache (the model is built by
+    ``make_scorer`` only when something is left to score), add the scored columns (``fill`` for rows not
+    scored), and keep the rows where ``keep(columns)``. Returns the score rows."""
     ids = funnel.kept.column("id").to_pylist()
-    cache = ScoreCache(cache_root, name, identity)
-    scored = score_batched(cache, [ids[r] for r in rows], items, scorer, batch_size, desc=name)
+    cache = scoring.cache(cache_root, name, identity)
+    step_ids = [ids[r] for r in rows]
+    scorer = make_scorer() if scoring.check(cache, name, step_ids) else None
+    scored = score_batched(cache, step_ids, items, scorer, batch_size, desc=name)
     truncated = sum(bool(s.get("truncated")) for s in scored)
     if truncated:
         log.warning("%s: %d caption(s) longer than the model's input were truncated", name, truncated)
@@ -187,66 +212,87 @@ def _model_step(funnel: _Funnel, cache_root: Path, name: str, identity: dict, sc
             values[r] = s[col]
         columns[col] = values
     funnel.step(name, keep(columns), columns, detail=lambda i: detail(columns, i), truncated=truncated)
+    return scored
 
 
-def _threshold_step(funnel, cache_root, name, identity, model, rows, batch_size, low) -> None:
-    from synthvlm_repro.curation.image_text import load_rgb
+def _threshold_step(cfg, funnel, scoring, cache_root, name, identity, make_model, rows, low) -> None:
+    """An image-text filter: images of the uncached rows streamed by DataLoader workers, scored in order."""
+    from tqdm.auto import tqdm
 
+    from synthvlm_repro.curation.image_stream import stream_images
+
+    ids = funnel.kept.column("id").to_pylist()
     images, captions = funnel.kept.column("image").to_pylist(), funnel.kept.column("caption").to_pylist()
-    pairs = [(images[r], captions[r]) for r in rows]
+    cache = scoring.cache(cache_root, name, identity)
+    todo = [rows[i] for i in scoring.check(cache, name, [ids[r] for r in rows])]
+    if todo:
+        model = make_model()
+        with tqdm(total=len(todo), desc=name, unit="image") as bar:
+            done = 0
+            for batch in stream_images([images[r] for r in todo], cfg.image_batch_size, cfg.image_workers):
+                part = todo[done:done + len(batch)]
+                scores, cut = model.score(batch, [captions[r] for r in part])
+                cache.add([ids[r] for r in part], [{name: v, "truncated": c} for v, c in zip(scores, cut)])
+                done += len(batch)
+                bar.update(len(batch))
+        cache.flush()
+        del model
+    values = [float("nan")] * len(ids)  # rows without an image (NaN) pass, as in Data-Juicer
+    truncated = 0
+    for r in rows:
+        values[r] = cache.scores[ids[r]][name]
+        truncated += bool(cache.scores[ids[r]].get("truncated"))
+    if truncated:
+        log.warning("%s: %d caption(s) longer than the model's input were truncated", name, truncated)
+    funnel.step(name, ~(np.asarray(values, dtype=float) < low), {name: values},
+                detail=lambda i: f"{name} {values[i]:.4g} < {low:g}", truncated=truncated)
 
-    def score(batch):
-        values, truncated = model.score([load_rgb(p) for p, _ in batch], [c for _, c in batch])
-        return [{name: v, "truncated": t} for v, t in zip(values, truncated)]
 
-    def keep(cols):  # rows without an image (NaN) pass, as in Data-Juicer
-        return ~(np.asarray(cols[name], dtype=float) < low)
-
-    _model_step(funnel, cache_root, name, identity, score, rows, pairs, batch_size, {name: float("nan")}, keep,
-                lambda cols, i: f"{name} {cols[name][i]:.4g} < {low:g}")
-
-
-def _image_text(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
+def _image_text(cfg, funnel: _Funnel, scoring: _Scoring, cache_root: Path, device: str) -> None:
     from synthvlm_repro.curation.image_text import BlipItm, ClipSimilarity
 
     steps = [(n, t) for n, t in (("clip_similarity", cfg.clip_min), ("itm_score", cfg.itm_min)) if t is not None]
     if not steps:
         funnel.skip("image_text", "curation.clip_min and curation.itm_min are null")
         return
+    from synthvlm_repro.curation.image_stream import image_exists
+
     images = funnel.kept.column("image").to_pylist()
-    missing = np.array([im is not None and not Path(im).exists() for im in images], dtype=bool)
+    missing = np.array([im is not None and not image_exists(im) for im in images], dtype=bool)
     if missing.any():
         first = int(np.flatnonzero(missing)[0])
         if not cfg.skip_bad_rows:
             raise FileNotFoundError(f"{images[first]}: image of caption {funnel.kept.column('id')[first]} not found "
                                     f"({int(missing.sum())} missing; set curation.skip_bad_rows=true to drop them)")
         funnel.step("image_missing", ~missing, detail=lambda i: f"image not found: {images[i]}")
-    _image_check(cfg, funnel, cache_root)
+    _image_check(cfg, funnel, scoring, cache_root)
     for name, threshold in steps:
         rows = [i for i, im in enumerate(funnel.kept.column("image").to_pylist()) if im is not None]
         if not rows:
             funnel.skip(name, "no caption has an image (the image-text filters need the original images)")
             continue
         if name == "clip_similarity":
-            model = ClipSimilarity(cfg.clip_model, cfg.clip_pretrained, device)
+            def make(): return ClipSimilarity(cfg.clip_model, cfg.clip_pretrained, device)
             identity = {"model": cfg.clip_model, "pretrained": cfg.clip_pretrained,
                         "revision": model_revision(cfg.clip_model)}
         else:
-            model = BlipItm(cfg.itm_model, device)
+            def make(): return BlipItm(cfg.itm_model, device)
             identity = {"model": cfg.itm_model, "revision": model_revision(cfg.itm_model)}
-        _threshold_step(funnel, cache_root, name, identity, model, rows, cfg.image_batch_size, threshold)
-        del model
+        _threshold_step(cfg, funnel, scoring, cache_root, name, identity, make, rows, threshold)
 
 
 def _file_stamp(path: str) -> str:
+    from synthvlm_repro.curation.image_stream import split_ref
+
+    parts = split_ref(path)  # a tar member / parquet cell changes with its container
     try:
-        st = os.stat(path)
+        st = os.stat(parts[0] if parts else path)
     except OSError:
         return path
     return f"{path}|{st.st_size}|{st.st_mtime_ns}"
 
 
-def _image_check(cfg, funnel: _Funnel, cache_root: Path) -> None:
+def _image_check(cfg, funnel: _Funnel, scoring: _Scoring, cache_root: Path) -> None:
     """Open every original image once: unreadable → ``image_unreadable`` (an error without skip_bad_rows),
     near-constant → ``blank``; neither is scored. ``ok``/``blank`` verdicts are cached per caption id with the
     file's path, size and mtime (the check decodes every image); unreadable ones are retried on the next run."""
@@ -259,7 +305,7 @@ def _image_check(cfg, funnel: _Funnel, cache_root: Path) -> None:
     rows = [i for i, im in enumerate(images) if im is not None]
     if not rows:
         return
-    cache = ScoreCache(cache_root, "image_check", {"blank_max_std": BLANK_MAX_STD, "check_size": CHECK_SIZE})
+    cache = scoring.cache(cache_root, "image_check", {"blank_max_std": BLANK_MAX_STD, "check_size": CHECK_SIZE})
     status = ["ok"] * len(images)
     stamps = {r: _file_stamp(images[r]) for r in rows}  # a replaced file is checked again
     todo = [r for r in rows if cache.scores.get(ids[r], {}).get("image") != stamps[r]]
@@ -287,7 +333,7 @@ def _image_check(cfg, funnel: _Funnel, cache_root: Path) -> None:
     funnel.step("blank", ~blank, detail=lambda i: f"near-constant image (every channel's pixel std <= {BLANK_MAX_STD:g})")
 
 
-def _perplexity(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
+def _perplexity(cfg, funnel: _Funnel, scoring: _Scoring, cache_root: Path, device: str) -> None:
     from synthvlm_repro.curation.perplexity import perplexity_scorer
 
     scorer = perplexity_scorer(cfg, device)
@@ -306,45 +352,67 @@ def _perplexity(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
         values, truncated = scorer.score(batch)
         return [{"perplexity": v, "truncated": t} for v, t in zip(values, truncated)]
 
-    _model_step(funnel, cache_root, "perplexity", identity, score,
+    _model_step(funnel, scoring, cache_root, "perplexity", identity, lambda: score,
                 list(range(len(funnel.kept))), funnel.kept.column("caption").to_pylist(), cfg.lm_batch_size,
                 {"perplexity": float("nan")}, lambda cols: ~(np.asarray(cols["perplexity"]) > high),
                 lambda cols, i: f"perplexity {cols['perplexity'][i]:.1f} > {high:g}")
 
 
-def _judge(cfg, funnel: _Funnel, cache_root: Path, device: str) -> None:
-    from synthvlm_repro.curation.judge import JUDGE_PROMPT, CaptionJudge, judge_keeps
+def _judge(cfg, funnel: _Funnel, scoring: _Scoring, cache_root: Path, device: str) -> None:
+    from synthvlm_repro.curation.judge import JUDGE_PROMPT, judge_keeps, make_judge
 
     if cfg.judge_mode == "off" or not cfg.judge_model:
         funnel.skip("judge", "curation.judge_mode is off" if cfg.judge_mode == "off" else "no judge_model")
         return
-    judge = CaptionJudge(cfg.judge_model, device, cfg.dtype, cfg.judge_max_new_tokens)
     identity = {"model": cfg.judge_model, "revision": model_revision(cfg.judge_model), "prompt": JUDGE_PROMPT,
                 "max_new_tokens": cfg.judge_max_new_tokens, "dtype": cfg.dtype}
+    if cfg.judge_backend != "generate":  # same verdicts; the recorded answer may be shorter
+        identity["backend"] = cfg.judge_backend
     record_only = cfg.judge_mode == "record"
-    _model_step(funnel, cache_root, "judge", identity, judge, list(range(len(funnel.kept))),
-                funnel.kept.column("caption").to_pylist(), cfg.judge_batch_size,
-                {"judge_answer": None, "judge_verdict": None},
-                lambda cols: judge_keeps(cols["judge_verdict"], record_only),
-                lambda cols, i: f"judge answered {cols['judge_answer'][i]!r}")
+    # The fast judge sorts what it is given by length: hand it several batches at a time.
+    chunk = cfg.judge_batch_size * (16 if cfg.judge_backend == "prefix" else 1)
+    scored = _model_step(funnel, scoring, cache_root, "judge", identity, lambda: make_judge(cfg, device),
+                         list(range(len(funnel.kept))), funnel.kept.column("caption").to_pylist(), chunk,
+                         {"judge_answer": None, "judge_verdict": None},
+                         lambda cols: judge_keeps(cols["judge_verdict"], record_only),
+                         lambda cols, i: f"judge answered {cols['judge_answer'][i]!r}")
+    truncated = sum(bool(s.get("judge_truncated")) for s in scored)
+    if truncated:
+        funnel.steps[-1]["truncated"] = truncated
+        log.warning("judge: %d captions were cut to fit the judge's context", truncated)
     if record_only:
         log.info("judge ran in record-only mode: answers kept in judge_answer / judge_verdict, nothing dropped")
 
 
-def curate(cfg, paths, device: str = "cpu", seed: int = 0, progress: bool = True) -> CurationResult:
+def _step_device(device: str) -> str:
+    """Under torchrun each rank's CLIP/BLIP/perplexity models go to the first GPU of its slice of the node."""
+    if device != "cuda" or "LOCAL_RANK" not in os.environ:
+        return device
+    import torch
+
+    per_rank = max(1, torch.cuda.device_count() // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    return f"cuda:{int(os.environ['LOCAL_RANK']) * per_rank}"
+
+
+def curate(cfg, paths, device: str = "cpu", seed: int = 0, progress: bool = True, shard=None,
+           merge: bool = False) -> CurationResult:
     """Run stage 01 with a :class:`CurationConfig` into ``paths`` (a :class:`RunPaths`); returns the result
-    and writes ``curated.parquet``, ``rejected.parquet``, ``captions.json`` and ``funnel.json``."""
+    and writes ``curated.parquet``, ``rejected.parquet``, ``captions.json`` and ``funnel.json``.
+
+    With ``shard`` (a :class:`~synthvlm_repro.synthesis.plan.Shard` of count > 1) the model steps score only
+    this shard's share of the survivors into ``captions/cache/`` and nothing else is written; the last shard
+    to finish merges (as does ``merge=True``: every score must be cached, no model is loaded).
+    """
+    if shard is not None and shard.count > 1:
+        return _curate_shard(cfg, paths, device, seed, progress, shard)
     source = resolve_source(cfg.source)
     log.info("curating %s", source)
     funnel = _Funnel()
     cache_root = paths.captions / "cache"
+    scoring = _Scoring(cached_only=merge)
     _read_and_rule_filter(cfg, source, funnel, progress)
     _dedup(cfg, funnel, seed, progress)
-    for name, model_step in (("perplexity", _perplexity), ("image_text", _image_text), ("judge", _judge)):
-        if len(funnel.kept):
-            model_step(cfg, funnel, cache_root, device)
-        else:  # never load a 70B judge for nothing
-            funnel.skip(name, "no captions left")
+    _model_steps(cfg, funnel, scoring, cache_root, device)
     if cfg.max_captions is not None:
         keep = np.arange(len(funnel.kept)) < cfg.max_captions
         funnel.step("max_captions", keep, detail=lambda i: f"beyond the first {cfg.max_captions} survivors")
@@ -357,6 +425,41 @@ def curate(cfg, paths, device: str = "cpu", seed: int = 0, progress: bool = True
     result = CurationResult(funnel.kept, rejected, funnel.steps, funnel.skipped)
     write_outputs(result, paths)
     return result
+
+
+def _model_steps(cfg, funnel: _Funnel, scoring: _Scoring, cache_root: Path, device: str) -> None:
+    for name, model_step in (("perplexity", _perplexity), ("image_text", _image_text), ("judge", _judge)):
+        if len(funnel.kept):
+            model_step(cfg, funnel, scoring, cache_root, device if name == "judge" else _step_device(device))
+        else:  # never load a 70B judge for nothing
+            funnel.skip(name, "no captions left")
+
+
+def shard_marker(paths, shard) -> Path:
+    return paths.captions / "shards" / f"{shard.name}.json"
+
+
+def _curate_shard(cfg, paths, device, seed, progress, shard) -> CurationResult:
+    """Rule filters and dedup (cheap, the same in every shard), then the model steps on survivors
+    ``shard.index::shard.count``; marks the shard done and merges when every shard is."""
+    source = resolve_source(cfg.source)
+    log.info("curating %s, shard %d/%d", source, shard.index, shard.count)
+    funnel = _Funnel()
+    _read_and_rule_filter(cfg, source, funnel, progress)
+    _dedup(cfg, funnel, seed, progress)
+    survivors = len(funnel.kept)
+    funnel.kept = funnel.kept.take(np.arange(shard.index, survivors, shard.count))
+    assigned = len(funnel.kept)
+    _model_steps(cfg, funnel, _Scoring(tag=f"shard{shard.name}"), paths.captions / "cache", device)
+    write_json(shard_marker(paths, shard), {"shard": [shard.index, shard.count], "survivors": survivors,
+                                            "assigned": assigned, "kept": len(funnel.kept), "steps": funnel.steps})
+    if all(shard_marker(paths, type(shard)(i, shard.count)).exists() for i in range(shard.count)):
+        log.info("every shard of %d is done: merging", shard.count)
+        try:
+            return curate(cfg, paths, device, seed, progress, merge=True)
+        except IncompleteScoresError as e:  # another shard is rerunning with new settings: it will merge
+            log.info("not merged yet: %s", e)
+    return CurationResult(funnel.kept, funnel.kept.schema.empty_table(), funnel.steps, funnel.skipped, partial=True)
 
 
 def write_outputs(result: CurationResult, paths) -> None:

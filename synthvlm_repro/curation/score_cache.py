@@ -2,7 +2,9 @@
 so a crashed or interrupted run (a 70B judge over a million captions) restarts where it stopped.
 
 Parts live in ``captions/cache/<step>-<hash>/``; the hash covers everything the scores depend on
-(model, settings), so changing a setting never reuses stale scores.
+(model, settings), so changing a setting never reuses stale scores. Each writer (a shard of a sharded
+run) names its parts ``part-<writer>-NNNNNN.parquet``, so shards share one folder without clashing and
+every reader sees all of them.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ from tqdm.auto import tqdm
 from synthvlm_repro.atomic import write_parquet
 
 
+class IncompleteScoresError(ValueError):
+    """A merge found captions that no shard has scored yet."""
+
+
 class ScoreCache:
     """Scores of one step, keyed by caption id, persisted in Parquet parts."""
 
-    def __init__(self, root: Path, step: str, identity: dict, flush_rows: int = 2048):
+    def __init__(self, root: Path, step: str, identity: dict, flush_rows: int = 2048, writer: str = ""):
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
         self.dir = Path(root) / f"{step}-{digest}"
         self.flush_rows = flush_rows
@@ -31,7 +37,8 @@ class ScoreCache:
         for part in sorted(self.dir.glob("part-*.parquet")):
             for row in pq.read_table(part).to_pylist():
                 self.scores[row.pop("id")] = row
-        self._parts = len(list(self.dir.glob("part-*.parquet")))
+        self._prefix = f"part-{writer}-" if writer else "part-"
+        self._parts = len(list(self.dir.glob(f"{self._prefix}[0-9]*.parquet")))
 
     def add(self, ids: Sequence[str], rows: Sequence[dict]) -> None:
         for cid, row in zip(ids, rows):
@@ -43,7 +50,7 @@ class ScoreCache:
     def flush(self) -> None:
         if not self._buffer:
             return
-        write_parquet(self.dir / f"part-{self._parts:06d}.parquet", pa.Table.from_pylist(self._buffer))
+        write_parquet(self.dir / f"{self._prefix}{self._parts:06d}.parquet", pa.Table.from_pylist(self._buffer))
         self._parts += 1
         self._buffer = []
 
