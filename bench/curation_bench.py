@@ -206,15 +206,17 @@ def dedup_worker(n: int, procs: int, impl: str) -> None:
     ids = [i for i, d in zip(ids, exact) if d is None]
     captions = [c for c, d in zip(captions, exact) if d is None]
     del exact
+    if impl == "kit":  # imports (scipy) and the LSH parameter search are not per-caption memory
+        near_duplicates(ids[:10], captions[:10], progress=False)
+    else:
+        from datasketch import MinHash, MinHashLSH
+
+        from synthvlm_repro.curation.dedup import shingles
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     if impl == "kit":
         dup = near_duplicates(ids, captions, progress=False, num_proc=procs)
     else:
-        from datasketch import MinHash, MinHashLSH
-
-        from synthvlm_repro.curation.dedup import shingles
-
         lsh, order, dup = MinHashLSH(threshold=0.8, num_perm=128), {}, []
         for i, (cid, caption) in enumerate(zip(ids, captions)):
             mh = MinHash(num_perm=128, seed=0)
@@ -230,7 +232,7 @@ def dedup_worker(n: int, procs: int, impl: str) -> None:
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before  # KiB
     print(json.dumps({"impl": impl, "procs": procs, "n": n, "exact_s": exact_s, "after_exact": len(ids),
                       "near_s": seconds, "near_dropped": sum(d is not None for d in dup),
-                      "bytes_per_caption": grown * 1024 / len(ids)}))
+                      "peak_growth_mb": grown / 1024, "bytes_per_caption": grown * 1024 / len(ids)}))
 
 
 def bench_dedup(n: int, procs: int, impl: str) -> dict:
@@ -332,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
             rate = r["after_exact"] / r["near_s"]
             print(f"{f'near-dedup {impl}, {procs} process(es)':<44} {rate:10,.0f} captions/s  ({r['near_s']:.1f} s "
                   f"on {r['after_exact']:,} after exact dedup; dropped {r['near_dropped']:,}; peak +"
-                  f"{r['bytes_per_caption']:,.0f} B/caption; exact dedup {r['n'] / r['exact_s']:,.0f}/s; {_load()})")
+                  f"{r['peak_growth_mb']:,.0f} MB = {r['bytes_per_caption']:,.0f} B/caption; exact dedup {r['n'] / r['exact_s']:,.0f}/s; {_load()})")
             record(f"near-dedup {impl}, {procs} process(es)", rate, **r)
     if args.json:
         Path(args.json).write_text(__import__("json").dumps(report, indent=1) + "\n")
