@@ -185,7 +185,9 @@ def near_duplicates(ids: Sequence[str], captions: Sequence[str], threshold: floa
 
     Like Data-Juicer's minhash deduplicator, LSH candidates are not re-verified; a caption marked as a
     duplicate is not inserted, so groups chain only through kept captions. Signatures are computed in
-    batches over ``num_proc`` processes; only one 64-bit key per band and row is kept (8 bytes x bands).
+    batches over ``num_proc`` processes. Only one 64-bit key per band and caption comes back, then one
+    int64 group id per band (about 0.25 KB resident per caption at 9 bands, against ~3.2 KB for one
+    datasketch object per caption); signatures are recomputed only for captions that share a bucket.
     """
     n = len(captions)
     bands, rows = lsh_params(threshold, num_perm)
