@@ -189,12 +189,33 @@ def bench_datajuicer(dj_python: str, pool: Path, procs: int, folder: Path) -> tu
 # --------------------------------------------------------------------------- near-dedup alone
 
 
+def _datasketch_near_duplicates(ids: list[str], captions: list[str]) -> list[str | None]:
+    """The former path: one datasketch MinHash per caption, query, insert the kept ones."""
+    from datasketch import MinHash, MinHashLSH
+
+    from synthvlm_repro.curation.dedup import shingles
+
+    lsh, order, dup = MinHashLSH(threshold=0.8, num_perm=128), {}, []
+    for i, (cid, caption) in enumerate(zip(ids, captions)):
+        mh = MinHash(num_perm=128, seed=0)
+        mh.update_batch(shingles(caption, 3))
+        hits = lsh.query(mh)
+        if hits:
+            dup.append(min(hits, key=order.__getitem__))
+            continue
+        order[cid] = i
+        lsh.insert(cid, mh)
+        dup.append(None)
+    return dup
+
+
 def dedup_worker(n: int, procs: int, impl: str) -> None:
-    """Runs in a fresh process, so that the peak resident memory it reports is the dedup's own: exact dedup
-    of ``n`` generated captions, then MinHash-LSH near-dedup of the survivors (``impl``: ``kit`` or
-    ``datasketch``, the former one-MinHash-per-caption path). Prints one JSON line."""
+    """Runs in a fresh process: exact dedup of ``n`` generated captions, then MinHash-LSH near-dedup of the
+    survivors (``impl``: ``kit`` or ``datasketch``, the former one-MinHash-per-caption path), timed; then the
+    same again under ``tracemalloc`` for the peak memory it allocates in this process (numpy included; the
+    kit's workers hold one batch each), on at most 20,000 captions for datasketch. Prints one JSON line."""
     import json
-    import resource
+    import tracemalloc
 
     from synthvlm_repro.curation.dedup import exact_duplicates, near_duplicates
 
@@ -205,34 +226,20 @@ def dedup_worker(n: int, procs: int, impl: str) -> None:
     exact_s = time.perf_counter() - start
     ids = [i for i, d in zip(ids, exact) if d is None]
     captions = [c for c, d in zip(captions, exact) if d is None]
-    del exact
-    if impl == "kit":  # imports (scipy) and the LSH parameter search are not per-caption memory
-        near_duplicates(ids[:10], captions[:10], progress=False)
-    else:
-        from datasketch import MinHash, MinHashLSH
-
-        from synthvlm_repro.curation.dedup import shingles
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run = ((lambda i, c: near_duplicates(i, c, progress=False, num_proc=procs)) if impl == "kit"
+           else _datasketch_near_duplicates)
+    run(ids[:10], captions[:10])  # imports, the LSH parameter search
     start = time.perf_counter()
-    if impl == "kit":
-        dup = near_duplicates(ids, captions, progress=False, num_proc=procs)
-    else:
-        lsh, order, dup = MinHashLSH(threshold=0.8, num_perm=128), {}, []
-        for i, (cid, caption) in enumerate(zip(ids, captions)):
-            mh = MinHash(num_perm=128, seed=0)
-            mh.update_batch(shingles(caption, 3))
-            hits = lsh.query(mh)
-            if hits:
-                dup.append(min(hits, key=order.__getitem__))
-                continue
-            order[cid] = i
-            lsh.insert(cid, mh)
-            dup.append(None)
+    dup = run(ids, captions)
     seconds = time.perf_counter() - start
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before  # KiB
+    m = len(ids) if impl == "kit" else min(len(ids), 20_000)
+    tracemalloc.start()
+    run(ids[:m], captions[:m])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     print(json.dumps({"impl": impl, "procs": procs, "n": n, "exact_s": exact_s, "after_exact": len(ids),
                       "near_s": seconds, "near_dropped": sum(d is not None for d in dup),
-                      "peak_growth_mb": grown / 1024, "bytes_per_caption": grown * 1024 / len(ids)}))
+                      "traced_captions": m, "peak_mb": peak / 2**20, "bytes_per_caption": peak / m}))
 
 
 def bench_dedup(n: int, procs: int, impl: str) -> dict:
@@ -259,6 +266,39 @@ def bench_lm_steps(device: str, n: int) -> None:
         print(f"{name:<28} {device}: {len(captions) / dt:10,.0f} captions/s ({len(captions)} captions)")
 
 
+def _bench_rules_and_pipeline(args, n: int, captions: list[str], procs_list: list[int], folder: Path,
+                              record) -> None:
+    """The statistics kernel, the rule-filter runs (beside Data-Juicer) and the default pipeline."""
+    pool = write_pool(captions, folder)
+    dt = bench_kernel(captions)
+    print(f"{'statistics kernel, 1 process':<44} {n / dt:10,.0f} captions/s  ({dt:.1f} s; {_load()})")
+    record("stats kernel, 1 process", n / dt)
+    rates, kept = {}, {}
+    for procs in procs_list:
+        dt, cpu, funnel, kept[procs] = bench_pipeline(pool, procs, args.normalize, folder / f"run{procs}")
+        rates[procs] = n / dt
+        print(f"{f'curate, rule filters, {procs} process(es)':<44} {n / dt:10,.0f} captions/s  ({dt:.1f} s, "
+              f"{n / dt * 60 / 1e6:.2f} M/min; {cpu:.1f} CPU-s; kept {len(kept[procs]):,}; {_load()})")
+        record(f"curate rule filters, {procs} process(es)", n / dt, seconds=dt, cpu_s=cpu, kept=len(kept[procs]))
+        if args.dj_python:
+            dj_s, dj_kept = bench_datajuicer(args.dj_python, pool, procs, folder)
+            same = set(dj_kept) == set(kept[procs])
+            print(f"{f'Data-Juicer 1.6.1, 5 filters, np={procs}':<44} {n / dj_s:10,.0f} captions/s  "
+                  f"({dj_s:.1f} s; kept {len(dj_kept):,}, {'identical' if same else 'DIFFERENT'} kept set; "
+                  f"kit is {rates[procs] * dj_s / n:.2f}x; {_load()})")
+            record(f"Data-Juicer 5 filters, np={procs}", n / dj_s, seconds=dj_s, kept=len(dj_kept),
+                   identical_kept=same, kit_ratio=rates[procs] * dj_s / n)
+    print("funnel:", ", ".join(f"{s['step']} -{s['dropped']:,}" for s in funnel))
+    if not args.dj_python:
+        print("Data-Juicer not run side by side: pass --dj-python PATH (a venv with py-data-juicer 1.6.1).")
+    for procs in procs_list:
+        dt, cpu, funnel, ids = bench_pipeline(pool, procs, True, folder / f"dedup{procs}", dedup=True)
+        print(f"{f'curate, default (norm+rules+dedup), {procs} proc':<44} {n / dt:10,.0f} captions/s  "
+              f"({dt:.1f} s; {cpu:.1f} CPU-s; kept {len(ids):,}; {_load()})")
+        record(f"curate default (normalise + rules + exact + near dedup), {procs} process(es)", n / dt, seconds=dt,
+               cpu_s=cpu, kept=len(ids), funnel=funnel)
+    print("funnel:", ", ".join(f"{s['step']} -{s['dropped']:,}" for s in funnel))
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="captions to generate (default 1,000,000)")
@@ -269,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dj-python", help="python of a venv with py-data-juicer 1.6.1: run DJ side by side")
     parser.add_argument("--dedup-n", type=int, default=0,
                         help="also time near-dedup alone on this many captions, kit vs datasketch (0 = skip)")
+    parser.add_argument("--dedup-only", action="store_true", help="only the --dedup-n timings")
     parser.add_argument("--json", help="write the figures to this JSON file")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for --lm-steps")
     parser.add_argument("--lm-steps", action="store_true", help="also time the judge and perplexity LMs (tiny)")
@@ -292,49 +333,21 @@ def main(argv: list[str] | None = None) -> int:
     def record(name: str, rate: float, **extra) -> None:
         report["runs"].append({"run": name, "captions_per_s": rate, "load_1min": os.getloadavg()[0], **extra})
 
-    t0 = time.perf_counter()
-    captions = generate(n)
-    print(f"generated {n:,} captions in {time.perf_counter() - t0:.1f} s "
-          f"(mean {sum(map(len, captions)) / n:.0f} characters); cpu_count={os.cpu_count()}; {_load()}")
-    with tempfile.TemporaryDirectory(prefix="curation-bench-") as tmp:
-        folder = Path(tmp)
-        pool = write_pool(captions, folder)
-        dt = bench_kernel(captions)
-        print(f"{'statistics kernel, 1 process':<44} {n / dt:10,.0f} captions/s  ({dt:.1f} s; {_load()})")
-        record("stats kernel, 1 process", n / dt)
+    if not args.dedup_only:
+        t0 = time.perf_counter()
+        captions = generate(n)
+        print(f"generated {n:,} captions in {time.perf_counter() - t0:.1f} s "
+              f"(mean {sum(map(len, captions)) / n:.0f} characters); cpu_count={os.cpu_count()}; {_load()}")
+        with tempfile.TemporaryDirectory(prefix="curation-bench-") as tmp:
+            _bench_rules_and_pipeline(args, n, captions, procs_list, Path(tmp), record)
         del captions
-        rates, kept = {}, {}
-        for procs in procs_list:
-            dt, cpu, funnel, kept[procs] = bench_pipeline(pool, procs, args.normalize, folder / f"run{procs}")
-            rates[procs] = n / dt
-            print(f"{f'curate, rule filters, {procs} process(es)':<44} {n / dt:10,.0f} captions/s  ({dt:.1f} s, "
-                  f"{n / dt * 60 / 1e6:.2f} M/min; {cpu:.1f} CPU-s; kept {len(kept[procs]):,}; {_load()})")
-            record(f"curate rule filters, {procs} process(es)", n / dt, seconds=dt, cpu_s=cpu, kept=len(kept[procs]))
-            if args.dj_python:
-                dj_s, dj_kept = bench_datajuicer(args.dj_python, pool, procs, folder)
-                same = set(dj_kept) == set(kept[procs])
-                print(f"{f'Data-Juicer 1.6.1, 5 filters, np={procs}':<44} {n / dj_s:10,.0f} captions/s  "
-                      f"({dj_s:.1f} s; kept {len(dj_kept):,}, {'identical' if same else 'DIFFERENT'} kept set; "
-                      f"kit is {rates[procs] * dj_s / n:.2f}x; {_load()})")
-                record(f"Data-Juicer 5 filters, np={procs}", n / dj_s, seconds=dj_s, kept=len(dj_kept),
-                       identical_kept=same, kit_ratio=rates[procs] * dj_s / n)
-        print("funnel:", ", ".join(f"{s['step']} -{s['dropped']:,}" for s in funnel))
-        if not args.dj_python:
-            print("Data-Juicer not run side by side: pass --dj-python PATH (a venv with py-data-juicer 1.6.1).")
-        for procs in procs_list:
-            dt, cpu, funnel, ids = bench_pipeline(pool, procs, True, folder / f"dedup{procs}", dedup=True)
-            print(f"{f'curate, default (norm+rules+dedup), {procs} proc':<44} {n / dt:10,.0f} captions/s  "
-                  f"({dt:.1f} s; {cpu:.1f} CPU-s; kept {len(ids):,}; {_load()})")
-            record(f"curate default (normalise + rules + exact + near dedup), {procs} process(es)", n / dt, seconds=dt,
-                   cpu_s=cpu, kept=len(ids), funnel=funnel)
-        print("funnel:", ", ".join(f"{s['step']} -{s['dropped']:,}" for s in funnel))
     if args.dedup_n:
         for impl, procs in [("datasketch", 1)] + [("kit", p) for p in procs_list]:
             r = bench_dedup(args.dedup_n, procs, impl)
             rate = r["after_exact"] / r["near_s"]
             print(f"{f'near-dedup {impl}, {procs} process(es)':<44} {rate:10,.0f} captions/s  ({r['near_s']:.1f} s "
-                  f"on {r['after_exact']:,} after exact dedup; dropped {r['near_dropped']:,}; peak +"
-                  f"{r['peak_growth_mb']:,.0f} MB = {r['bytes_per_caption']:,.0f} B/caption; exact dedup {r['n'] / r['exact_s']:,.0f}/s; {_load()})")
+                  f"on {r['after_exact']:,} after exact dedup; dropped {r['near_dropped']:,}; peak {r['peak_mb']:,.1f} MB "
+                  f"on {r['traced_captions']:,} = {r['bytes_per_caption']:,.0f} B/caption; exact dedup {r['n'] / r['exact_s']:,.0f}/s; {_load()})")
             record(f"near-dedup {impl}, {procs} process(es)", rate, **r)
     if args.json:
         Path(args.json).write_text(__import__("json").dumps(report, indent=1) + "\n")
