@@ -141,6 +141,7 @@ def _in_batches(captions: Sequence[str], params: tuple, keys_only: bool, num_pro
     num_perm, ngram, seed, bands, rows = params
     out = np.empty((len(captions), bands if keys_only else bands * rows), dtype=np.uint64 if keys_only else np.uint32)
     jobs = ((captions[lo:lo + batch_size], *params, keys_only) for lo in range(0, len(captions), batch_size))
+    num_proc = min(num_proc, -(-len(captions) // batch_size))  # no pool for a batch or two
     done = 0
     for _, part in map_ordered(_signature_batch, jobs, num_proc=num_proc):
         out[done:done + len(part)] = part
