@@ -1,12 +1,17 @@
-"""Speed of stage 01's rule filters on generated captions, for 1 and 2 processes (and Data-Juicer's).
+"""Speed of stage 01's rule filters and dedup on generated captions, for 1 and 2 processes, beside Data-Juicer.
 
     python bench/curation_bench.py                 # 1M captions, 1 and 2 processes
     python bench/curation_bench.py --quick         # 100K captions
     python bench/curation_bench.py --lm-steps --device cuda   # also time the LM steps (tiny models)
 
+    python bench/curation_bench.py --dj-python /path/dj-venv/bin/python --dedup-n 300000 --json out.json
+
 Times the streaming path that ``synthvlm-repro curate`` runs (Parquet read → row checks → the five
-Data-Juicer statistics → thresholds → outputs), with dedup and the model steps off, plus the bare
-statistics kernel. Target (issue 3): ≥ 1M captions per minute with 2 processes, ≥ 3× Data-Juicer.
+Data-Juicer statistics → thresholds → outputs) with dedup and the model steps off, the bare statistics
+kernel, and the default pipeline with exact + MinHash near-dedup on. ``--dj-python`` runs Data-Juicer 1.6.1
+on the same pool in the same run (its own venv, see ``datajuicer.md``) and checks the kept sets are identical;
+``--dedup-n`` times near-dedup alone against the datasketch path, with its peak memory per caption.
+Targets (issue 14): ≥ 6x Data-Juicer side by side; near-dedup ≥ 20K captions/s on 2 cores.
 """
 
 from __future__ import annotations
@@ -86,25 +91,33 @@ def write_pool(captions: list[str], folder: Path) -> Path:
     return path
 
 
-def bench_pipeline(pool: Path, procs: int, normalize: bool, run_dir: Path) -> tuple[float, float, list[dict]]:
+def bench_pipeline(pool: Path, procs: int, normalize: bool, run_dir: Path, dedup: bool = False
+                   ) -> tuple[float, float, list[dict], list[str]]:
+    """One ``curate`` run; returns (seconds, CPU seconds, funnel, kept ids)."""
     from synthvlm_repro.config import load_config
     from synthvlm_repro.curation.pipeline import curate
     from synthvlm_repro.paths import RunPaths
 
     overrides = [f"curation.source={pool}", f"curation.num_proc={procs}", f"curation.normalize={normalize}",
-                 "curation.exact_dedup=false", "curation.near_dedup_threshold=null", "curation.perplexity_max=null",
-                 "curation.clip_min=null", "curation.itm_min=null", "curation.judge_mode=off",
-                 "curation.max_captions=null", "curation.skip_bad_rows=true"]
+                 "curation.perplexity_max=null", "curation.clip_min=null", "curation.itm_min=null",
+                 "curation.judge_mode=off", "curation.max_captions=null", "curation.skip_bad_rows=true"]
+    if not dedup:
+        overrides += ["curation.exact_dedup=false", "curation.near_dedup_threshold=null"]
     cfg = load_config("paper", overrides)
     cpu0, start = _cpu_seconds(), time.perf_counter()
     result = curate(cfg.curation, RunPaths.for_run(run_dir), "cpu", cfg.seed, progress=False)
-    return time.perf_counter() - start, _cpu_seconds() - cpu0, result.funnel
+    return time.perf_counter() - start, _cpu_seconds() - cpu0, result.funnel, result.curated.column("id").to_pylist()
 
 
 def _cpu_seconds() -> float:
     """CPU time of this process and its finished children (the worker processes)."""
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
+
+
+def _load() -> str:
+    """The 1-minute load average, printed beside every figure (other jobs may share the cores)."""
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def bench_kernel(captions: list[str]) -> float:
@@ -117,32 +130,125 @@ def bench_kernel(captions: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def bench_datajuicer(captions: list[str], procs: int, folder: Path) -> float | None:
-    """The same five filters through Data-Juicer's Python API (untested here: DJ is not installed)."""
-    try:
-        from data_juicer.core.data import NestedDataset
-        from data_juicer.ops.filter import (AlphanumericFilter, CharacterRepetitionFilter, FlaggedWordFilter,
-                                            SpecialCharactersFilter, WordRepetitionFilter)
-    except ImportError:
-        return None
+# --------------------------------------------------------------------------- Data-Juicer, in its own venv
+
+def dj_worker(pool: str, words_dir: str, procs: int, out: str) -> None:
+    """Runs inside Data-Juicer's venv (``--dj-python``): the paper's five filters through DJ's Python API on
+    the pool's captions, in recipe order; writes the seconds and the kept ids to ``out``."""
     import json
+
+    import pyarrow.parquet as pq
+    from data_juicer.utils.lazy_loader import LazyLoader
+
+    def refuse(*args, **kwargs):  # datajuicer.md §1: DJ would pip/uv-install missing modules at run time
+        raise RuntimeError(f"Data-Juicer tried to install a package: {args}")
+
+    LazyLoader._install_package = staticmethod(refuse)
+    from data_juicer.core.data import NestedDataset
+    from data_juicer.ops.filter import (AlphanumericFilter, CharacterRepetitionFilter, FlaggedWordFilter,
+                                        SpecialCharactersFilter, WordRepetitionFilter)
+
+    table = pq.read_table(pool, columns=["id", "caption"])
+    dataset = NestedDataset.from_dict({"text": table.column("caption").to_pylist(),
+                                       "id": table.column("id").to_pylist()})
+    ops = [AlphanumericFilter(tokenization=False, min_ratio=0.60, num_proc=procs),  # the paper profile's values
+           CharacterRepetitionFilter(rep_len=10, max_ratio=0.09373663, num_proc=procs),
+           FlaggedWordFilter(lang="en", tokenization=False, max_ratio=0.0, flagged_words_dir=words_dir,
+                             num_proc=procs),
+           SpecialCharactersFilter(min_ratio=0.16534802, max_ratio=0.42023757, num_proc=procs),
+           WordRepetitionFilter(lang="en", tokenization=False, rep_len=10, max_ratio=0.03085751, num_proc=procs)]
+    start = time.perf_counter()
+    for op in ops:
+        dataset = op.run(dataset)
+    seconds = time.perf_counter() - start
+    Path(out).write_text(json.dumps({"seconds": seconds, "kept": list(dataset["id"])}))
+
+
+def bench_datajuicer(dj_python: str, pool: Path, procs: int, folder: Path) -> tuple[float, list[str]]:
+    """Data-Juicer 1.6.1 on the same pool, as a subprocess of its own venv's python; (seconds, kept ids)."""
+    import json
+    import subprocess
 
     from synthvlm_repro.curation.rules import load_flagged_words
 
     words_dir = folder / "dj_words"
     words_dir.mkdir(exist_ok=True)
     (words_dir / "flagged_words.json").write_text(json.dumps({"en": sorted(load_flagged_words())}))
-    ops = [AlphanumericFilter(tokenization=False, min_ratio=0.60, num_proc=procs),
-           CharacterRepetitionFilter(rep_len=10, max_ratio=0.09373663, num_proc=procs),
-           FlaggedWordFilter(lang="en", tokenization=False, max_ratio=0.0, flagged_words_dir=str(words_dir),
-                             num_proc=procs),
-           SpecialCharactersFilter(min_ratio=0.16534802, max_ratio=0.42023757, num_proc=procs),
-           WordRepetitionFilter(lang="en", tokenization=False, rep_len=10, max_ratio=0.03085751, num_proc=procs)]
-    dataset = NestedDataset.from_dict({"text": captions})
+    out = folder / f"dj_np{procs}.json"
+    cache = folder / "dj_cache"
+    env = {**os.environ, "DATA_JUICER_CACHE_HOME": str(cache), "HF_DATASETS_CACHE": str(cache / "hf"),
+           "PYTHONPATH": ""}
+    proc = subprocess.run([dj_python, __file__, "--dj-worker", str(pool), str(words_dir), str(procs), str(out)],
+                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"Data-Juicer run ({dj_python}) failed:\n{proc.stderr[-3000:]}")
+    data = json.loads(out.read_text())
+    return data["seconds"], data["kept"]
+
+
+# --------------------------------------------------------------------------- near-dedup alone
+
+
+def _datasketch_near_duplicates(ids: list[str], captions: list[str]) -> list[str | None]:
+    """The former path: one datasketch MinHash per caption, query, insert the kept ones."""
+    from datasketch import MinHash, MinHashLSH
+
+    from synthvlm_repro.curation.dedup import shingles
+
+    lsh, order, dup = MinHashLSH(threshold=0.8, num_perm=128), {}, []
+    for i, (cid, caption) in enumerate(zip(ids, captions)):
+        mh = MinHash(num_perm=128, seed=0)
+        mh.update_batch(shingles(caption, 3))
+        hits = lsh.query(mh)
+        if hits:
+            dup.append(min(hits, key=order.__getitem__))
+            continue
+        order[cid] = i
+        lsh.insert(cid, mh)
+        dup.append(None)
+    return dup
+
+
+def dedup_worker(n: int, procs: int, impl: str) -> None:
+    """Runs in a fresh process: exact dedup of ``n`` generated captions, then MinHash-LSH near-dedup of the
+    survivors (``impl``: ``kit`` or ``datasketch``, the former one-MinHash-per-caption path), timed; then the
+    same again under ``tracemalloc`` for the peak memory it allocates in this process (numpy included; the
+    kit's workers hold one batch each), on at most 20,000 captions for datasketch. Prints one JSON line."""
+    import json
+    import tracemalloc
+
+    from synthvlm_repro.curation.dedup import exact_duplicates, near_duplicates
+
+    captions = generate(n)
+    ids = [f"c{i:08d}" for i in range(n)]
     start = time.perf_counter()
-    for op in ops:
-        dataset = op.run(dataset)
-    return time.perf_counter() - start
+    exact = exact_duplicates(ids, captions)
+    exact_s = time.perf_counter() - start
+    ids = [i for i, d in zip(ids, exact) if d is None]
+    captions = [c for c, d in zip(captions, exact) if d is None]
+    run = ((lambda i, c: near_duplicates(i, c, progress=False, num_proc=procs)) if impl == "kit"
+           else _datasketch_near_duplicates)
+    run(ids[:10], captions[:10])  # imports, the LSH parameter search
+    start = time.perf_counter()
+    dup = run(ids, captions)
+    seconds = time.perf_counter() - start
+    m = len(ids) if impl == "kit" else min(len(ids), 20_000)
+    tracemalloc.start()
+    run(ids[:m], captions[:m])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(json.dumps({"impl": impl, "procs": procs, "n": n, "exact_s": exact_s, "after_exact": len(ids),
+                      "near_s": seconds, "near_dropped": sum(d is not None for d in dup),
+                      "traced_captions": m, "peak_mb": peak / 2**20, "bytes_per_caption": peak / m}))
+
+
+def bench_dedup(n: int, procs: int, impl: str) -> dict:
+    import json
+    import subprocess
+
+    proc = subprocess.run([sys.executable, __file__, "--dedup-worker", str(n), str(procs), impl],
+                          check=True, capture_output=True, text=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def bench_lm_steps(device: str, n: int) -> None:
@@ -160,6 +266,39 @@ def bench_lm_steps(device: str, n: int) -> None:
         print(f"{name:<28} {device}: {len(captions) / dt:10,.0f} captions/s ({len(captions)} captions)")
 
 
+def _bench_rules_and_pipeline(args, n: int, captions: list[str], procs_list: list[int], folder: Path,
+                              record) -> None:
+    """The statistics kernel, the rule-filter runs (beside Data-Juicer) and the default pipeline."""
+    pool = write_pool(captions, folder)
+    dt = bench_kernel(captions)
+    print(f"{'statistics kernel, 1 process':<44} {n / dt:10,.0f} captions/s  ({dt:.1f} s; {_load()})")
+    record("stats kernel, 1 process", n / dt)
+    rates, kept = {}, {}
+    for procs in procs_list:
+        dt, cpu, funnel, kept[procs] = bench_pipeline(pool, procs, args.normalize, folder / f"run{procs}")
+        rates[procs] = n / dt
+        print(f"{f'curate, rule filters, {procs} process(es)':<44} {n / dt:10,.0f} captions/s  ({dt:.1f} s, "
+              f"{n / dt * 60 / 1e6:.2f} M/min; {cpu:.1f} CPU-s; kept {len(kept[procs]):,}; {_load()})")
+        record(f"curate rule filters, {procs} process(es)", n / dt, seconds=dt, cpu_s=cpu, kept=len(kept[procs]))
+        if args.dj_python:
+            dj_s, dj_kept = bench_datajuicer(args.dj_python, pool, procs, folder)
+            same = set(dj_kept) == set(kept[procs])
+            print(f"{f'Data-Juicer 1.6.1, 5 filters, np={procs}':<44} {n / dj_s:10,.0f} captions/s  "
+                  f"({dj_s:.1f} s; kept {len(dj_kept):,}, {'identical' if same else 'DIFFERENT'} kept set; "
+                  f"kit is {rates[procs] * dj_s / n:.2f}x; {_load()})")
+            record(f"Data-Juicer 5 filters, np={procs}", n / dj_s, seconds=dj_s, kept=len(dj_kept),
+                   identical_kept=same, kit_ratio=rates[procs] * dj_s / n)
+    print("funnel:", ", ".join(f"{s['step']} -{s['dropped']:,}" for s in funnel))
+    if not args.dj_python:
+        print("Data-Juicer not run side by side: pass --dj-python PATH (a venv with py-data-juicer 1.6.1).")
+    for procs in procs_list:
+        dt, cpu, funnel, ids = bench_pipeline(pool, procs, True, folder / f"dedup{procs}", dedup=True)
+        print(f"{f'curate, default (norm+rules+dedup), {procs} proc':<44} {n / dt:10,.0f} captions/s  "
+              f"({dt:.1f} s; {cpu:.1f} CPU-s; kept {len(ids):,}; {_load()})")
+        record(f"curate default (normalise + rules + exact + near dedup), {procs} process(es)", n / dt, seconds=dt,
+               cpu_s=cpu, kept=len(ids), funnel=funnel)
+    print("funnel:", ", ".join(f"{s['step']} -{s['dropped']:,}" for s in funnel))
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="captions to generate (default 1,000,000)")
@@ -167,49 +306,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--procs", default="1,2", help="process counts to time, comma-separated (default 1,2)")
     parser.add_argument("--normalize", action="store_true",
                         help="also run the two normalisation mappers (ftfy + punctuation), off by default")
+    parser.add_argument("--dj-python", help="python of a venv with py-data-juicer 1.6.1: run DJ side by side")
+    parser.add_argument("--dedup-n", type=int, default=0,
+                        help="also time near-dedup alone on this many captions, kit vs datasketch (0 = skip)")
+    parser.add_argument("--dedup-only", action="store_true", help="only the --dedup-n timings")
+    parser.add_argument("--json", help="write the figures to this JSON file")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for --lm-steps")
     parser.add_argument("--lm-steps", action="store_true", help="also time the judge and perplexity LMs (tiny)")
     parser.add_argument("--lm-n", type=int, default=256, help="captions for --lm-steps (default 256)")
+    parser.add_argument("--dj-worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--dedup-worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.dj_worker:
+        pool, words_dir, procs, out = args.dj_worker
+        dj_worker(pool, words_dir, int(procs), out)
+        return 0
+    if args.dedup_worker:
+        dedup_worker(int(args.dedup_worker[0]), int(args.dedup_worker[1]), args.dedup_worker[2])
+        return 0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     n = 100_000 if args.quick else args.n
+    procs_list = [int(p) for p in args.procs.split(",")]
+    report: dict = {"n": n, "cpu_count": os.cpu_count(), "runs": []}
 
-    t0 = time.perf_counter()
-    captions = generate(n)
-    print(f"generated {n:,} captions in {time.perf_counter() - t0:.1f} s "
-          f"(mean {sum(map(len, captions)) / n:.0f} characters); cpu_count={os.cpu_count()}")
-    with tempfile.TemporaryDirectory(prefix="curation-bench-") as tmp:
-        folder = Path(tmp)
-        pool = write_pool(captions, folder)
-        dt = bench_kernel(captions)
-        print(f"{'statistics kernel, 1 process':<40} {n / dt:10,.0f} captions/s  ({dt:.1f} s)")
-        rates = {}
-        for procs in (int(p) for p in args.procs.split(",")):
-            dt, cpu, funnel = bench_pipeline(pool, procs, args.normalize, folder / f"run{procs}")
-            rates[procs] = n / dt
-            print(f"{f'curate, rule filters, {procs} process(es)':<40} {n / dt:10,.0f} captions/s  ({dt:.1f} s, "
-                  f"{n / dt * 60 / 1e6:.2f} M/min; {cpu:.1f} CPU-s; kept {funnel[-1]['kept']:,}; "
-                  f"load avg {os.getloadavg()[0]:.1f})")
-        print("funnel:", ", ".join(f"{s['step']} -{s['dropped']:,}" for s in funnel))
-        dj_rates = {}
-        for procs in rates:
-            dt = bench_datajuicer(captions, procs, folder)
-            if dt is None:
-                break
-            dj_rates[procs] = n / dt
-            print(f"{f'Data-Juicer, 5 filters, np={procs}':<40} {n / dt:10,.0f} captions/s  "
-                  f"(kit is {rates[procs] / dj_rates[procs]:.1f}x)")
-        if not dj_rates:
-            print("Data-Juicer (py-data-juicer) is not installed: its comparison is skipped.")
-            print("Reference point, ../shared/reference/datajuicer.md §4 (py-data-juicer 1.6.1, 100K synthetic "
-                  "captions, this kind of 2-core VM): filtering through the Python API 1,547-1,871 captions/s "
-                  "(np=1) and 2,576-2,901 (np=2); stats only 2,033-2,063 (np=1), 3,536-3,643 (np=2); DJ's "
-                  "kernels called directly 5,361-5,573 (1 process).")
-            for procs, rate in rates.items():
-                ref = {1: 1871, 2: 2901}.get(procs)
-                if ref:
-                    print(f"  kit with {procs} process(es) vs DJ's best filtering np={procs}: {rate / ref:.1f}x")
+    def record(name: str, rate: float, **extra) -> None:
+        report["runs"].append({"run": name, "captions_per_s": rate, "load_1min": os.getloadavg()[0], **extra})
+
+    if not args.dedup_only:
+        t0 = time.perf_counter()
+        captions = generate(n)
+        print(f"generated {n:,} captions in {time.perf_counter() - t0:.1f} s "
+              f"(mean {sum(map(len, captions)) / n:.0f} characters); cpu_count={os.cpu_count()}; {_load()}")
+        with tempfile.TemporaryDirectory(prefix="curation-bench-") as tmp:
+            _bench_rules_and_pipeline(args, n, captions, procs_list, Path(tmp), record)
+        del captions
+    if args.dedup_n:
+        for impl, procs in [("datasketch", 1)] + [("kit", p) for p in procs_list]:
+            r = bench_dedup(args.dedup_n, procs, impl)
+            rate = r["after_exact"] / r["near_s"]
+            print(f"{f'near-dedup {impl}, {procs} process(es)':<44} {rate:10,.0f} captions/s  ({r['near_s']:.1f} s "
+                  f"on {r['after_exact']:,} after exact dedup; dropped {r['near_dropped']:,}; peak {r['peak_mb']:,.1f} MB "
+                  f"on {r['traced_captions']:,} = {r['bytes_per_caption']:,.0f} B/caption; exact dedup {r['n'] / r['exact_s']:,.0f}/s; {_load()})")
+            record(f"near-dedup {impl}, {procs} process(es)", rate, **r)
+    if args.json:
+        Path(args.json).write_text(__import__("json").dumps(report, indent=1) + "\n")
     if args.lm_steps:
         bench_lm_steps(args.device, args.lm_n)
     return 0

@@ -130,6 +130,46 @@ def test_fix_unicode_repairs_mojibake_and_applies_nfc():
     assert normalize_captions(["A “quoted” caption…"]) == ['A "quoted" caption...']
 
 
+def test_plain_ascii_captions_skip_the_mappers_unchanged(project_root):
+    """The shortcut in normalize_captions: ftfy + the punctuation map leave printable ASCII without & alone."""
+    import string
+    import sys
+
+    from synthvlm_repro.curation.normalize import is_plain_ascii
+
+    sys.path.insert(0, str(project_root / "bench"))
+    try:
+        from curation_bench import generate
+    finally:
+        sys.path.pop(0)
+    rng = random.Random(3)
+    texts = generate(3000) + ["".join(rng.choice(string.printable) for _ in range(rng.randint(0, 60)))
+                              for _ in range(3000)] + ["a &amp; b", "x\r\ny", "\x1b[31mred", "a\x00b", "fi <b>"]
+    plain = [t for t in texts if is_plain_ascii(t)]
+    assert 2000 < len(plain) < len(texts)
+    assert [normalize_punctuation(fix_unicode(t)) for t in plain] == plain
+    assert normalize_captions(texts) == [normalize_punctuation(fix_unicode(t)) for t in texts]
+    assert not is_plain_ascii("a &amp; b") and fix_unicode("a &amp; b") == "a & b"
+
+
+def test_fast_batch_path_on_the_bench_captions(project_root):
+    """The ASCII byte-table shortcuts (alnum, special) and the word-pair check on mostly-ASCII captions."""
+    import sys
+
+    sys.path.insert(0, str(project_root / "bench"))
+    try:
+        from curation_bench import generate
+    finally:
+        sys.path.pop(0)
+    texts = generate(4000, seed=11)
+    fast = S.caption_stats(texts, FLAGGED)
+    for name, fn in (("alnum_ratio", S.alnum_ratio), ("char_rep_ratio", S.char_rep_ratio),
+                     ("special_char_ratio", S.special_char_ratio), ("word_rep_ratio", S.word_rep_ratio),
+                     ("flagged_words_ratio", lambda t: S.flagged_words_ratio(t, FLAGGED))):
+        np.testing.assert_array_equal(fast[name], np.array([fn(t) for t in texts]), err_msg=name)
+    assert (fast["word_rep_ratio"] > 0).sum() > 100
+
+
 def test_rule_filter_intervals_are_closed():
     f = RuleFilter("special_char_ratio", 0.2, 0.4)
     assert f.passes(np.array([0.2, 0.4, 0.19, 0.41])).tolist() == [True, True, False, False]

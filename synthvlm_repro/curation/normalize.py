@@ -29,6 +29,16 @@ def normalize_punctuation(text: str) -> str:
     return text.translate(_PUNCTUATION_TABLE)
 
 
+def is_plain_ascii(text: str) -> bool:
+    """Printable ASCII without ``&``: both mappers return such a text unchanged, so it can skip them.
+
+    ftfy can change ASCII text only through HTML entities (``&``), line breaks (``\\r``), terminal escapes
+    and control characters (all unprintable); every other fixer, NFC and the punctuation map touch only
+    non-ASCII code points. ``tests/test_curation_stats.py`` checks the shortcut against ftfy.
+    """
+    return text.isascii() and text.isprintable() and "&" not in text
+
+
 def normalize_captions(texts: Iterable[str]) -> list[str]:
     """Both mappers, in Data-Juicer recipe order (fix_unicode first)."""
-    return [normalize_punctuation(fix_unicode(t)) for t in texts]
+    return [t if is_plain_ascii(t) else normalize_punctuation(fix_unicode(t)) for t in texts]

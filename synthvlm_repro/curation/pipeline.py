@@ -162,7 +162,7 @@ def _dedup(cfg, funnel: _Funnel, seed: int, progress: bool) -> None:
         funnel.skip("exact_dedup", "curation.exact_dedup is false")
     if cfg.near_dedup_threshold is not None:
         dup = near_duplicates(ids, caps, cfg.near_dedup_threshold, cfg.minhash_num_perm, cfg.minhash_ngram, seed,
-                              progress=progress)
+                              progress=progress, num_proc=cfg.num_proc)
         keep = np.array([d is None for d in dup], dtype=bool)
         funnel.step("near_dedup", keep, detail=lambda i: f"MinHash-LSH near duplicate of {dup[i]}",
                     duplicate_of=dup)

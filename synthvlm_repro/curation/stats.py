@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from itertools import repeat
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -86,15 +87,21 @@ def flagged_words_ratio(text: str, flagged: frozenset[str] | set[str]) -> float:
 # --------------------------------------------------------------------------- fast batch path
 
 
+# Byte tables for ASCII texts: bytes.translate(None, delete) counts members of a set in C, ~10x faster than
+# one str method call per code point. For ASCII, str.isalnum is exactly [0-9A-Za-z].
+_ASCII_NOT_ALNUM = bytes(c for c in range(128) if not chr(c).isalnum())
+_ASCII_SPECIAL = bytes(c for c in range(128) if chr(c) in SPECIAL_CHARACTERS)
+
+
 def _fast_words(text: str) -> list[str]:
     # Lowercasing the whole text equals lowercasing each word: the separators are neither cased nor
-    # case-ignorable, so even Greek final-sigma context stops at them. str.strip drops any character
-    # of its argument from both ends, exactly like Data-Juicer's loops; an ASCII text only needs the
-    # ASCII members.
+    # case-ignorable, so even Greek final-sigma context stops at them. Splitting on " " after mapping
+    # "\n" and "\t" to " " gives re.split(" |\n|\t")'s pieces. str.strip drops any character of its argument
+    # from both ends, exactly like Data-Juicer's loops; an ASCII text only needs the ASCII members.
     lowered = text.lower()
     strip_chars = _ASCII_SPECIAL_STR if lowered.isascii() else _SPECIAL_STR
-    words = [w.strip(strip_chars) for w in _WS_SPLIT.split(lowered) if w]
-    return [w for w in words if w]
+    parts = lowered.replace("\n", " ").replace("\t", " ").split(" ")
+    return list(filter(None, map(str.strip, parts, repeat(strip_chars, len(parts)))))
 
 
 def _fast_char_rep(text: str, n: int) -> float:
@@ -113,6 +120,8 @@ def _fast_word_rep(words: list[str], n: int) -> float:
     positions = len(words) - n + 1
     if positions <= 0:
         return 0.0
+    if n > 1 and len(set(zip(words, words[1:]))) == len(words) - 1:  # a repeated n-gram repeats a word pair
+        return 0.0
     freq = Counter(tuple(words[i:i + n]) for i in range(positions))
     if len(freq) == positions:
         return 0.0
@@ -123,22 +132,28 @@ def caption_stats(texts: Sequence[str], flagged: Iterable[str], char_rep_len: in
                   word_rep_len: int = 10) -> dict[str, np.ndarray]:
     """All five statistics for a batch of captions, as float64 arrays named by :data:`STAT_COLUMNS`.
 
-    Bit-identical to the one-caption definitions above (and so to Data-Juicer's kernels).
+    Bit-identical to the one-caption definitions above (and so to Data-Juicer's kernels): every ratio is
+    the same integer count over the same integer total.
     """
     flagged = flagged if isinstance(flagged, (set, frozenset)) else frozenset(flagged)
     is_flagged = flagged.__contains__
     m = len(texts)
-    out = {name: np.zeros(m, dtype=np.float64) for name in STAT_COLUMNS}
-    alnum, char_rep, flag, special, word_rep = (out[name] for name in STAT_COLUMNS)
+    alnum, char_rep, flag, special, word_rep = ([0.0] * m for _ in STAT_COLUMNS)
     for i, text in enumerate(texts):
         length = len(text)
         if not length:
             continue
-        alnum[i] = sum(map(str.isalnum, text)) / length
-        special[i] = (length - len(text.translate(_DELETE_SPECIAL))) / length
+        if text.isascii():
+            raw = text.encode("ascii")
+            alnum[i] = len(raw.translate(None, _ASCII_NOT_ALNUM)) / length
+            special[i] = (length - len(raw.translate(None, _ASCII_SPECIAL))) / length
+        else:
+            alnum[i] = sum(map(str.isalnum, text)) / length
+            special[i] = (length - len(text.translate(_DELETE_SPECIAL))) / length
         char_rep[i] = _fast_char_rep(text, char_rep_len)
         words = _fast_words(text)
         if words:
             flag[i] = min(1.0, sum(map(is_flagged, words)) / len(words))
             word_rep[i] = _fast_word_rep(words, word_rep_len)
-    return out
+    return {name: np.array(values, dtype=np.float64)
+            for name, values in zip(STAT_COLUMNS, (alnum, char_rep, flag, special, word_rep))}
