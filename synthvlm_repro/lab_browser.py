@@ -133,3 +133,76 @@ class LabPage:
 def image_loaded(locator) -> bool:
     """True when the ``<img>`` has decoded a non-empty picture."""
     return bool(locator.evaluate("img => img.complete && img.naturalWidth > 0 && img.naturalHeight > 0"))
+
+
+def _small_png(src, dest: Path, max_width: int = 900, colors: int = 128) -> Path:
+    """Save ``src`` (a path or PNG bytes) as a palette PNG at most ``max_width`` wide: README-sized."""
+    import io
+
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(src) if isinstance(src, bytes) else src).convert("RGB")
+    if img.width > max_width:
+        img = img.resize((max_width, round(img.height * max_width / img.width)), Image.LANCZOS)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    img.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(dest, optimize=True)
+    return dest
+
+
+def readme_screenshots(run_dir: Path, out_dir: Path, figure: str = "benchmarks") -> list[Path]:
+    """Regenerate the README's "what you will see" pictures from a finished smoke run: the pair browser of
+    notebook 03 (moved one step), the rater of notebook 06 (``rate = True``), and ``figures/<figure>.png``
+    (a paper figure beside the paper's numbers) as small PNGs in ``out_dir``. The notebooks run from a
+    temporary copy; the rater is shown, not answered."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from synthvlm_repro.config import load_config
+    from synthvlm_repro.lab import LabServer
+    from synthvlm_repro.paths import find_project_root
+
+    reason = browser_missing_reason()
+    if reason:
+        raise RuntimeError(reason)
+    project, out_dir = find_project_root(), Path(out_dir)
+    made = []
+    with tempfile.TemporaryDirectory(prefix="synthvlm-readme-") as tmp, sync_playwright() as playwright:
+        shutil.copytree(project / "notebooks", Path(tmp) / "notebooks")
+        browser = launch_chromium(playwright)
+        with LabServer(Path(tmp), Path(run_dir), settings=LAB_SETTINGS) as server:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.set_default_timeout(60_000)
+            ui = LabPage(page, server)
+            ui.open_notebook("notebooks/03_clip_selection.ipynb")
+            ui.run_all()
+            if ui.errors():
+                raise RuntimeError(f"notebook 03 failed in JupyterLab: {ui.errors()[0][-300:]}")
+            pairs = page.locator(".synthvlm-pair-browser")
+            pairs.scroll_into_view_if_needed()
+            made.append(_small_png(pairs.screenshot(), out_dir / "pair_browser.png"))
+            ui.open_notebook("notebooks/06_paper_figures.ipynb")
+            ui.append_to_cell("rate = False", "rate = True")
+            ui.run_all()
+            if ui.errors():
+                raise RuntimeError(f"notebook 06 failed in JupyterLab: {ui.errors()[0][-300:]}")
+            rater = page.locator(".synthvlm-rater")
+            rater.scroll_into_view_if_needed()
+            made.append(_small_png(rater.screenshot(), out_dir / "rater.png"))
+        browser.close()
+    figures = Path(load_config("smoke").figures.output_dir).expanduser()
+    figures = figures if figures.is_absolute() else project / figures
+    made.append(_small_png(figures / f"{figure}.png", out_dir / f"figure_{figure}.png"))
+    return made
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Regenerate the README's JupyterLab pictures from a smoke run.")
+    parser.add_argument("run_dir", help="a finished smoke run dir (e.g. runs/smoke)")
+    parser.add_argument("--out", default="figures/readme", help="where the PNGs go (default: figures/readme)")
+    parser.add_argument("--figure", default="benchmarks", help="which figures/<name>.png to include")
+    cli = parser.parse_args()
+    for path in readme_screenshots(Path(cli.run_dir).resolve(), Path(cli.out), cli.figure):
+        print(f"{path}\t{path.stat().st_size // 1024} KiB")
