@@ -95,23 +95,31 @@ class LabPage:
         """The code cells' execution prompts: ``[3]:``, ``[*]:`` (running/queued) or ``[ ]:``."""
         return [t.strip() for t in self.page.locator(CODE_PROMPTS).all_inner_texts()]
 
-    def run_all(self, timeout_s: float = 600, restart: bool = False) -> float:
-        """Clear all outputs (restarting the kernel first when asked), Run All, wait until every code cell
-        ran or one failed. Returns the seconds the run took."""
-        if restart:
-            self.menu("Kernel", "Restart Kernel and Clear Outputs of All Cells")
-        else:
-            self.menu("Edit", "Clear Outputs of All Cells")
+    def run_all(self, timeout_s: float = 600, restart: bool = False, through: str | None = None) -> float:
+        """Clear all outputs, then Run All (``restart``: Restart Kernel and Run All Cells; ``through``: Restart
+        Kernel and Run up to the cell whose source contains it) and wait until those cells ran or one
+        failed. Returns the seconds the run took."""
+        self.menu("Edit", "Clear Outputs of All Cells")
         self.page.wait_for_function(f"[...document.querySelectorAll('{CODE_PROMPTS}')]"
                                     ".every(p => !/\\d/.test(p.innerText))", timeout=30_000)
         self.wait_kernel_idle(120)
+        last = self.page.locator(CODE_PROMPTS).count() - 1
+        if through is not None:
+            cell = self.page.locator(".jp-CodeCell", has_text=through).first
+            cell.locator(".jp-InputArea-prompt").click()  # selects the cell (command mode)
+            last = cell.evaluate("(c, sel) => [...document.querySelectorAll(sel)].indexOf(c.querySelector(sel))",
+                                 CODE_PROMPTS)
         t0 = time.perf_counter()
-        self.menu("Run", "Run All Cells")
+        if through is not None:
+            self.menu("Kernel", "Restart Kernel and Run up to Selected Cell")
+        elif restart:
+            self.menu("Kernel", "Restart Kernel and Run All Cells")
+        else:
+            self.menu("Run", "Run All Cells")
         deadline = t0 + timeout_s
         while time.perf_counter() < deadline:
-            prompts = self.prompts()
-            running = any("*" in p for p in prompts)
-            if not running and (all(re.search(r"\d", p) for p in prompts) or self.errors()):
+            ran = self.prompts()[:last + 1]
+            if not any("*" in p for p in self.prompts()) and (all(re.search(r"\d", p) for p in ran) or self.errors()):
                 return time.perf_counter() - t0
             self.page.wait_for_timeout(500)
         raise TimeoutError(f"Run All still running after {timeout_s:.0f} s: prompts {self.prompts()}")

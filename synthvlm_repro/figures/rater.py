@@ -118,7 +118,9 @@ class PreferenceRater:
             if pair is None:
                 caption.value = f"<b>All {total} pairs rated.</b> Answers are in <code>{self.out}</code>."
                 left.value = right.value = b""
+                left.layout.display = right.layout.display = "none"  # an empty <img> shows as a broken one
                 return
+            left.layout.display = right.layout.display = None
             caption.value = f"<p style='font-size:1.1em'>{pair['caption']}</p>"
             left.value, right.value = _png_bytes(pair["left"], image_px), _png_bytes(pair["right"], image_px)
 
