@@ -25,6 +25,9 @@ from synthvlm_repro.lab import LabServer
 from synthvlm_repro.lab_browser import LAB_SETTINGS, LabPage, browser_missing_reason, image_loaded, launch_chromium
 
 pytestmark = pytest.mark.slow
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+if browser_missing_reason() and not CI:
+    pytest.skip(f"browser tests: {browser_missing_reason()}", allow_module_level=True)
 TIMES: dict[str, float] = {}
 
 
@@ -32,9 +35,7 @@ TIMES: dict[str, float] = {}
 def chromium():
     reason = browser_missing_reason()
     if reason:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI=true but the browser tests cannot run: {reason}")
-        pytest.skip(f"browser tests: {reason}")
+        pytest.fail(f"CI=true but the browser tests cannot run: {reason}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -44,10 +45,11 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def lab(chromium, smoke_run, tmp_path_factory, project_root):
+def lab(chromium, request, tmp_path_factory, project_root):
     """JupyterLab on a copy of notebooks/ (autosave never touches the committed ones) and a copy of the
     smoke run (the rater's answers never reach the other tests' run dir)."""
-    paths, record = smoke_run
+    paths, record = request.getfixturevalue("smoke_run")  # only once a browser is there (pytest would
+    # otherwise set up the session-scoped smoke run before the module-scoped skip)
     assert record.status == "ok"
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(project_root / "notebooks", root / "notebooks")
