@@ -21,8 +21,9 @@ LAB_SETTINGS = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
 }
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-ERROR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
-CODE_PROMPTS = ".jp-CodeCell .jp-InputArea-prompt"
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in the front tab
+ERROR_OUTPUT = NOTEBOOK + ' .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'
+CODE_PROMPTS = NOTEBOOK + " .jp-CodeCell .jp-InputArea-prompt"
 
 
 def find_chromium() -> str | None:
@@ -70,9 +71,10 @@ class LabPage:
         return path
 
     def open_notebook(self, rel_path: str, timeout_s: float = 120) -> None:
-        """Open ``rel_path`` (relative to the server root) and wait until its kernel is idle."""
-        self.page.goto(self.server.url(f"/lab/tree/{rel_path}"))
-        self.page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=timeout_s * 1000)
+        """Open ``rel_path`` (relative to the server root) alone (``?reset``: no tabs restored from the
+        workspace) and wait until its kernel is idle."""
+        self.page.goto(self.server.url(f"/lab/tree/{rel_path}?reset"))
+        self.page.locator(f"{NOTEBOOK} .jp-Cell").first.wait_for(timeout=timeout_s * 1000)
         self.wait_kernel_idle(timeout_s)
 
     def wait_kernel_idle(self, timeout_s: float = 120) -> None:
@@ -105,10 +107,10 @@ class LabPage:
         self.wait_kernel_idle(120)
         last = self.page.locator(CODE_PROMPTS).count() - 1
         if through is not None:
-            cell = self.page.locator(".jp-CodeCell", has_text=through).first
+            cell = self.page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text=through).first
             cell.locator(".jp-InputArea-prompt").click()  # selects the cell (command mode)
-            last = cell.evaluate("(c, sel) => [...document.querySelectorAll(sel)].indexOf(c.querySelector(sel))",
-                                 CODE_PROMPTS)
+            last = cell.evaluate("(c, sel) => [...document.querySelectorAll(sel)].indexOf(c.querySelector"
+                                 "('.jp-InputArea-prompt'))", CODE_PROMPTS)
         t0 = time.perf_counter()
         if through is not None:
             self.menu("Kernel", "Restart Kernel and Run up to Selected Cell")
@@ -130,7 +132,7 @@ class LabPage:
 
     def append_to_cell(self, containing: str, line: str) -> None:
         """Type ``line`` as a new last line of the code cell whose source contains ``containing``."""
-        editor = self.page.locator(".jp-CodeCell", has_text=containing).first.locator(".cm-content")
+        editor = self.page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text=containing).first.locator(".cm-content")
         editor.click()
         self.page.keyboard.press("Control+End")
         self.page.keyboard.press("Enter")
@@ -157,7 +159,7 @@ def _small_png(src, dest: Path, max_width: int = 900, colors: int = 128) -> Path
     return dest
 
 
-def readme_screenshots(run_dir: Path, out_dir: Path, figure: str = "benchmarks") -> list[Path]:
+def readme_screenshots(run_dir: Path, out_dir: Path, figure: str = "data_quality") -> list[Path]:
     """Regenerate the README's "what you will see" pictures from a finished smoke run: the pair browser of
     notebook 03 (moved one step), the rater of notebook 06 (``rate = True``), and ``figures/<figure>.png``
     (a paper figure beside the paper's numbers) as small PNGs in ``out_dir``. The notebooks run from a
@@ -210,7 +212,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Regenerate the README's JupyterLab pictures from a smoke run.")
     parser.add_argument("run_dir", help="a finished smoke run dir (e.g. runs/smoke)")
     parser.add_argument("--out", default="figures/readme", help="where the PNGs go (default: figures/readme)")
-    parser.add_argument("--figure", default="benchmarks", help="which figures/<name>.png to include")
+    parser.add_argument("--figure", default="data_quality", help="which figures/<name>.png to include")
     cli = parser.parse_args()
     for path in readme_screenshots(Path(cli.run_dir).resolve(), Path(cli.out), cli.figure):
         print(f"{path}\t{path.stat().st_size // 1024} KiB")
