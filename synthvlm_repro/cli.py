@@ -7,6 +7,7 @@ import argparse
 import importlib
 import sys
 
+from synthvlm_repro import lab
 from synthvlm_repro.cli_common import add_run_args, dispatch
 
 STAGE_CLI_MODULES = tuple(f"synthvlm_repro.{s}.cli" for s in
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     cfg = sub.add_parser("config", help="print the effective config of a profile with overrides")
     add_run_args(cfg)
     cfg.set_defaults(func=_cmd_config)
+
+    lab.register(sub)  # synthvlm-repro lab
 
     for module_name in STAGE_CLI_MODULES:
         try:

@@ -7,6 +7,7 @@ stage's outputs. All paths are relative to the run dir (default ``runs/<profile>
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +28,18 @@ def find_project_root(start: str | os.PathLike | None = None) -> Path:
     return here
 
 
+def run_dir_env_var(profile: str) -> str:
+    """The variable that moves a profile's default run dir: ``SYNTHVLM_RUN_DIR_SMOKE`` for ``smoke``
+    (``synthvlm-repro lab`` sets it so the notebooks open on the last run of that profile)."""
+    return "SYNTHVLM_RUN_DIR_" + re.sub(r"\W", "_", Path(profile).stem).upper()
+
+
 def default_run_dir(profile: str) -> Path:
-    """``runs/<profile>`` under the project root: the run dir a notebook uses when given none."""
+    """The run dir a notebook uses when given none: ``$SYNTHVLM_RUN_DIR_<PROFILE>``, else ``runs/<profile>``
+    under the project root."""
+    env = os.environ.get(run_dir_env_var(profile))
+    if env:
+        return Path(env).expanduser().resolve()
     return find_project_root() / "runs" / Path(profile).stem
 
 

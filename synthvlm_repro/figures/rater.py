@@ -3,20 +3,23 @@
 The synthetic and the original image of a caption are shown in a left/right order drawn from a seed
 derived from the pair id (the same order on every reload, so a rater cannot learn a side). Every
 answer is appended to a JSONL file and flushed before the next pair shows, so a crashed kernel loses
-nothing; a new rater on the same file resumes at the first unanswered pair.
+nothing; a new rater on the same file resumes at the first unanswered pair. Undo deletes the rater's
+last answer from the file (atomic rewrite) and shows that pair again, also after a resume.
 
 Keyboard: click into the small "keys" box once, then ``a``/``1`` = left, ``d``/``3`` = right,
-``s``/``2`` = tie (equally good), ``n`` = skip for now, ``u`` = undo (re-show the previous pair).
+``s``/``2`` = tie (equally good), ``n`` = skip for now, ``u`` = undo (delete the last answer, re-show its pair).
 Plain ipywidgets has no key events, so the box turns typed characters into answers.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pandas as pd
 
+from synthvlm_repro.atomic import write_text
 from synthvlm_repro.figures.pairs import item_seed
 from synthvlm_repro.figures.preference import append_jsonl, read_jsonl
 
@@ -31,9 +34,12 @@ class PreferenceRater:
         self.out = Path(out)
         self.rater = rater
         self.seed = seed
-        answered = {r["pair_id"] for r in read_jsonl(self.out) if r.get("judge") == rater}
-        self.queue = [i for i, pid in enumerate(self.pairs["pair_id"]) if pid not in answered]
-        self.history: list[int] = []
+        index = {pid: i for i, pid in enumerate(self.pairs["pair_id"])}
+        answered = [r["pair_id"] for r in read_jsonl(self.out) if r.get("judge") == rater and r.get("pair_id") in index]
+        done = set(answered)
+        self.queue = [i for i, pid in enumerate(self.pairs["pair_id"]) if pid not in done]
+        # answered pairs, oldest first (a re-answered pair counts at its last answer): what undo walks back
+        self.history: list[int] = [index[pid] for pid in dict.fromkeys(reversed(answered))][::-1]
         self._ui = None
 
     # ---- state (no widgets needed)
@@ -59,10 +65,12 @@ class PreferenceRater:
 
     def answer(self, choice: str) -> dict | None:
         """Record ``left`` / ``right`` / ``tie`` for the current pair (``skip`` moves it to the end,
-        ``undo`` brings the previous pair back; its new answer replaces the old one). Returns the record."""
+        ``undo`` deletes the last answer from the file and shows its pair again). Returns the record."""
         if choice == "undo":
             if self.history:
-                self.queue.insert(0, self.history.pop())
+                previous = self.history.pop()
+                self._delete_answers(self.pairs["pair_id"].iloc[previous])
+                self.queue.insert(0, previous)
             return None
         if not self.queue:
             return None
@@ -79,6 +87,13 @@ class PreferenceRater:
         append_jsonl(self.out, record)
         self.history.append(self.queue.pop(0))
         return record
+
+    def _delete_answers(self, pair_id: str) -> None:
+        """Rewrite the JSONL (atomically) without this rater's lines for ``pair_id``: unanswered again."""
+        records = read_jsonl(self.out)
+        keep = [r for r in records if not (r.get("judge") == self.rater and r.get("pair_id") == pair_id)]
+        if len(keep) != len(records):
+            write_text(self.out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keep))
 
     # ---- JupyterLab front end
 
@@ -103,7 +118,9 @@ class PreferenceRater:
             if pair is None:
                 caption.value = f"<b>All {total} pairs rated.</b> Answers are in <code>{self.out}</code>."
                 left.value = right.value = b""
+                left.layout.display = right.layout.display = "none"  # an empty <img> shows as a broken one
                 return
+            left.layout.display = right.layout.display = None
             caption.value = f"<p style='font-size:1.1em'>{pair['caption']}</p>"
             left.value, right.value = _png_bytes(pair["left"], image_px), _png_bytes(pair["right"], image_px)
 
@@ -125,8 +142,12 @@ class PreferenceRater:
 
         keys.observe(on_key, names="value")
         show()
+        # stable CSS classes: what the browser tests (tests/test_browser_lab.py) look for on the page
+        for widget, name in ((caption, "caption"), (left, "left"), (right, "right"), (keys, "keys"),
+                             (bar, "progress"), (status, "status")):
+            widget.add_class(f"synthvlm-rater-{name}")
         self._ui = w.VBox([caption, w.HBox([left, right]), w.HBox(buttons), w.HBox([keys, bar, status])])
-        return self._ui
+        return self._ui.add_class("synthvlm-rater")
 
 
 def _png_bytes(path: str, px: int) -> bytes:

@@ -95,4 +95,7 @@ def pair_browser(scores: pd.DataFrame, root: Path | None, ssim_weight: float):
     for w in (sort_by, descending, index):
         w.observe(show, names="value")
     show()
-    return widgets.VBox([widgets.HBox([sort_by, descending, index]), image, info])
+    # stable CSS classes: what the browser tests (tests/test_browser_lab.py) look for on the page
+    for w, name in ((sort_by, "sort"), (descending, "order"), (index, "index"), (image, "image"), (info, "info")):
+        w.add_class(f"synthvlm-pair-{name}")
+    return widgets.VBox([widgets.HBox([sort_by, descending, index]), image, info]).add_class("synthvlm-pair-browser")
