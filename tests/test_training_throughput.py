@@ -37,6 +37,7 @@ def test_switch_gives_the_default_losses(tmp_path, default_losses, changes):
     assert losses == pytest.approx(default_losses, rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.slow  # minutes of tracing on a busy 2-core machine
 def test_torch_compile_gives_the_default_losses(tmp_path, default_losses):
     # aot_eager traces forward and backward graphs as inductor does, without minutes of CPU code generation
     losses = first_losses(tmp_path, "compiled", torch_compile=True, torch_compile_backend="aot_eager")

@@ -22,6 +22,9 @@ class SelectionConfig(StageConfig):
     # torch: batched on the device (main process); skimage: per image in the DataLoader workers;
     # auto: torch on CUDA, skimage on CPU
     ssim_backend: Literal["auto", "torch", "skimage"] = "auto"
+    # cpu: PIL decode in DataLoader workers; gpu: batched nvJPEG + tensor resizes on the CUDA scoring device
+    # (selection/gpu_decode.py; scores within ~1e-3 of cpu, see bench/RESULTS.md; SSIM then runs in torch)
+    decode: Literal["cpu", "gpu"] = "cpu"
     # Selection: score = clip_score + ssim_weight * ssim (0 reproduces the official CLIP-only rule).
     ssim_weight: float = 0.5  # the paper's lambda
     strategy: Literal["score", "random"] = "score"  # random: the ablation baseline, seeded

@@ -197,6 +197,8 @@ def settings_fingerprint(cfg) -> tuple[str, dict]:
     payload = {"model": cfg.clip_model, "pretrained": cfg.clip_pretrained,
                "revision": model_revision(cfg.clip_model), "prefix": cfg.caption_prefix, "precision": cfg.precision,
                "ssim": [cfg.ssim_size, cfg.ssim_low_size]}
+    if cfg.decode != "cpu":  # GPU decoding moves scores by up to ~1e-3: its parts are kept apart
+        payload["decode"] = cfg.decode
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12], payload
 
 
@@ -251,12 +253,19 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
         if backend == "auto":
             backend = "torch" if str(device).startswith("cuda") else "skimage"
         paths = [Path(p) if root is None else Path(root) / p for p in todo["path"]]
-        dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage")
         workers = default_workers() if cfg.num_workers is None else cfg.num_workers
-        cuda = str(device).startswith("cuda")
-        fetch = min(cfg.batch_size, FETCH_SIZE)
-        loader = DataLoader(dataset, batch_size=fetch, num_workers=workers, collate_fn=collate_decoded,
-                            pin_memory=cuda, prefetch_factor=_prefetch(cfg.batch_size, fetch, workers))
+        if cfg.decode == "gpu":  # nvJPEG on the scoring GPU (selection/gpu_decode.py)
+            from synthvlm_repro.selection.gpu_decode import check_decode_device, decoded_batches
+
+            check_decode_device(cfg.decode, device)
+            batches = decoded_batches(paths, scorer.preprocess, cfg, device, workers)
+        else:
+            dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage")
+            fetch = min(cfg.batch_size, FETCH_SIZE)
+            loader = DataLoader(dataset, batch_size=fetch, num_workers=workers, collate_fn=collate_decoded,
+                                pin_memory=str(device).startswith("cuda"),
+                                prefetch_factor=_prefetch(cfg.batch_size, fetch, workers))
+            batches = regroup(loader, cfg.batch_size, device)
         text_cache: dict[str, torch.Tensor] = {}
         text_window_end = 0  # captions of rows before this index are encoded (a window of chunk_size rows)
 
@@ -269,7 +278,7 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
             text_cache.update(zip(window, scorer.encode_texts(window)))
 
         bar = tqdm(total=len(todo), desc=f"scoring shard {shard[0]}/{shard[1]}", unit="img", disable=not progress)
-        for batch in regroup(loader, cfg.batch_size, device):
+        for batch in batches:
             for d in batch["failed"]:
                 records.append(_record(todo.iloc[d.index], None, None, d.status, d.error))
             ok = batch["index"]
