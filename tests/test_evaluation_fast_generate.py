@@ -55,5 +55,6 @@ def test_fast_paths_give_eager_batch_size_one_answers(llava, questions, eager_an
 
 def test_generate_options():
     assert generate_options("dynamic") == {}
-    assert generate_options("static") == {"cache_implementation": "static", "disable_compile": False}
+    assert generate_options("static") == {"cache_implementation": "static", "max_cache_len": 2048,
+                                          "disable_compile": False}
     assert generate_options("static", compile_decoding=False)["disable_compile"] is True

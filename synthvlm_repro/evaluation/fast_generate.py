@@ -21,11 +21,14 @@ from synthvlm_repro.evaluation.benchmarks import Question
 from synthvlm_repro.evaluation.prompting import question_prompt
 
 
+STATIC_CACHE_LEN = 2048  # LLaVA-1.5's context: one cache size for every prompt, so the decoding step compiles once
+
+
 def generate_options(kv_cache: str = "dynamic", compile_decoding: bool = True) -> dict:
     """Extra ``model.generate`` arguments for the configured KV cache."""
     if kv_cache == "dynamic":
         return {}
-    return {"cache_implementation": "static", "disable_compile": not compile_decoding}
+    return {"cache_implementation": "static", "max_cache_len": STATIC_CACHE_LEN, "disable_compile": not compile_decoding}
 
 
 def prompt_length(tokenizer, question: Question) -> int:
