@@ -142,6 +142,8 @@ def main(argv=None) -> int:
                         "answers_differing_from_eager_bs1": len(diff),
                         "first_differences": [(questions[i].qid, reference[i], ordered[i]) for i in diff[:3]]})
         print(json.dumps(results[-1], ensure_ascii=False), flush=True)
+        if args.json:  # after every mode, so a time limit keeps the modes already measured
+            Path(args.json).write_text(json.dumps({"results": results}, indent=2, ensure_ascii=False))
     arch = f"llava-1.5-7b architecture (random; {args.lm_layers} LM / {args.vision_layers} vision layers)"
     meta = {"device": args.device, "model": arch if args.arch else args.model,
             "dtype": args.dtype, "questions": len(questions), "max_new_tokens": args.max_new_tokens,
