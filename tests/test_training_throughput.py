@@ -106,6 +106,7 @@ def test_grouped_sampler_drives_the_trainer(tmp_path):
 
         class Spy(cls):
             def training_step(self, model, inputs, *args, **kwargs):
+                seen[type(self._get_train_sampler()).__name__] += 1
                 seen["image" if "pixel_values" in inputs else "text"] += 1
                 seen["mixed"] += int("pixel_values" in inputs and len(inputs["pixel_values"]) < len(inputs["input_ids"]))
                 return super().training_step(model, inputs, *args, **kwargs)
@@ -116,5 +117,6 @@ def test_grouped_sampler_drives_the_trainer(tmp_path):
         train_stage(cfg, paths, 2)
     finally:
         train_module._trainer_class = original
-    assert seen["image"] + seen["text"] > 0
+    assert seen["ModalityLengthGroupedSampler"] == seen["image"] + seen["text"] > 0
+    assert seen["mixed"] == 0  # the first steps come from full megabatches: one modality per batch
     assert json.loads((paths.stage2_dir / "log_history.json").read_text())[0]["step"] == 1
