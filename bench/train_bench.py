@@ -1,4 +1,4 @@
-"""Stage-1 (projector-only) LLaVA-1.5 training throughput: samples/s, tokens/s and MFU.
+"""LLaVA-1.5 training throughput (stage 1 projector-only, or stage 2 with the LM): samples/s, tokens/s and MFU.
 
 Baseline: LLaVA-1.5-7B stage 1 on LCS-558K takes ~3.5 h on 8×A100-80G (haotian-liu/LLaVA README,
 anchors.md §A1) = 558,128 / (3.5 h × 8 GPUs) ≈ 5.5 samples/s per GPU.
@@ -15,8 +15,14 @@ of one without gradient checkpointing (model FLOPs: frozen vision forward, LM fo
 gradients, projector forward + backward; recomputation excluded). MFU = counted FLOPs / step time / peak
 dense bf16 FLOP/s of the card (H100/H200 SXM 989 TFLOP/s, A100 312).
 
+Each step trains on its own seeded batch, and the per-step losses are in the JSON, so two runs with
+different switches (``--no-grad-ckpt``, ``--attn``, ``--liger``, ``--compile``, ``--grad-accum``) can be compared
+loss for loss with ``bench/compare_losses.py``. ``--stage 2`` trains projector + LM + head (fp32 master weights,
+bf16 autocast; ``--optim adamw8bit`` for one GPU) and projects 665K samples on 8 GPUs against LLaVA's ~10 h.
+
     python bench/train_bench.py --device cpu --quick
     python bench/train_bench.py --device cuda                # ~2 min on one H100
+    python bench/train_bench.py --device cuda --stage 2 --optim adamw8bit --steps 6
 """
 
 from __future__ import annotations
@@ -90,16 +96,6 @@ def stage1_trainable(model) -> list[torch.nn.Parameter]:
     model.model.multi_modal_projector.requires_grad_(True)
     model.model.multi_modal_projector.float()  # fp32 master weights for the trained part, bf16 math via autocast
     return list(model.model.multi_modal_projector.parameters())
-
-
-def step(model, batch, opt, device: str, autocast: bool) -> float:
-    with torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16,
-                        enabled=autocast):
-        loss = model(**batch).loss
-    loss.backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-    return loss.detach()
 
 
 def count_flops_per_sample(model, batch_one, device: str, autocast: bool) -> float:
