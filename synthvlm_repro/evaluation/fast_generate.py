@@ -28,7 +28,8 @@ def generate_options(kv_cache: str = "dynamic", compile_decoding: bool = True) -
     """Extra ``model.generate`` arguments for the configured KV cache."""
     if kv_cache == "dynamic":
         return {}
-    return {"cache_implementation": "static", "max_cache_len": STATIC_CACHE_LEN, "disable_compile": not compile_decoding}
+    return {"cache_implementation": "static", "max_cache_len": STATIC_CACHE_LEN,
+            "disable_compile": not compile_decoding}
 
 
 def prompt_length(tokenizer, question: Question) -> int:

@@ -152,8 +152,8 @@ def training_arguments(cfg: TrainingConfig, r: StageRecipe, out: Path, seed: int
         save_strategy="steps", save_steps=r.save_steps, save_total_limit=r.save_total_limit,
         dataloader_num_workers=cfg.dataloader_num_workers if on_gpu else 0, seed=seed, data_seed=seed,
         use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, deepspeed=deepspeed,
-        torch_compile=cfg.torch_compile,
-        torch_compile_backend=cfg.torch_compile_backend if cfg.torch_compile else None, use_liger_kernel=check_fused_kernels(cfg.fused_kernels, on_gpu))
+        torch_compile=cfg.torch_compile, torch_compile_backend=cfg.torch_compile_backend if cfg.torch_compile else None,
+        use_liger_kernel=check_fused_kernels(cfg.fused_kernels, on_gpu))
 
 
 def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0, device: str = "cpu",
