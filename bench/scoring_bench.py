@@ -12,7 +12,13 @@ in torch on CUDA or in the workers with skimage on CPU), with the same ViT-B-32 
 precision and JPEGs.
 Both produce the same scores; the bench checks that before it reports speed.
 
+``--compare-decode``: the kit with ``selection.decode: cpu`` (PIL in workers) against ``gpu`` (batched
+nvJPEG + tensor preprocessing, selection/gpu_decode.py) on the same JPEGs: pairs/s of each and the max
+|Δ| of CLIPScore and SSIM (no official passes). On a CPU device the tensor path runs on the CPU (a check
+of the scores, not of speed).
+
   python bench/scoring_bench.py --device cpu --quick
+  python bench/scoring_bench.py --device cuda --compare-decode --n 2048
   python bench/scoring_bench.py --device cuda            # 256 images at 1024², about a minute
 """
 
@@ -126,6 +132,8 @@ def main(argv=None) -> int:
                         help="DataLoader workers of the kit (default: one per CPU core, the kit's default)")
     parser.add_argument("--batch-size", type=int, default=64, help="kit batch size (default: 64, as official)")
     parser.add_argument("--quick", action="store_true", help="16 images (a check that it runs, not a measurement)")
+    parser.add_argument("--compare-decode", action="store_true",
+                        help="kit with CPU decode vs GPU decode (pairs/s, max |Δ|) instead of kit vs official")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     n = 16 if args.quick else args.n or (256 if args.device.startswith("cuda") else 64)
@@ -148,6 +156,8 @@ def main(argv=None) -> int:
         print(f"{n} JPEGs at {args.size}² made in {time.perf_counter() - t0:.1f} s; device {args.device}, "
               f"precision {precision}, workers official {args.workers} / kit {kit_workers}, "
               f"torch threads {torch.get_num_threads()}", flush=True)
+        if args.compare_decode:
+            return compare_decode(rows, root, cfg, scorer, args)
         paths = [root / p for p in rows.path]
 
         # warm-up (model, kernels, allocator) on a few images, not timed
@@ -192,6 +202,63 @@ def main(argv=None) -> int:
         print(f"error: kit and official scores disagree (clip {d_clip:.2e}, ssim {d_ssim:.2e})", file=sys.stderr)
         return 1
     return 0
+
+
+def compare_decode(rows: pd.DataFrame, root: Path, cfg, scorer, args) -> int:
+    """Kit pairs/s with PIL decoding in workers vs batched decoding on the device; max |Δ| of the scores."""
+    from synthvlm_repro.selection.scoring import merge_scores, score_rows
+
+    cuda = args.device.startswith("cuda")
+    gpu_cfg = cfg.model_copy(update={"decode": "gpu", "ssim_backend": "torch"})
+    seconds, scores = {}, {}
+    for name, c in (("cpu_decode", cfg), ("gpu_decode", gpu_cfg)):
+        warm = rows.head(min(len(rows), 2 * cfg.batch_size))
+        run = (lambda r, out: score_rows(r, root, c, args.device, out, scorer=scorer, progress=False)) \
+            if cuda or name == "cpu_decode" else (lambda r, out: _tensor_path_on_cpu(r, root, c, scorer, out))
+        run(warm, root / f"warm-{name}")
+        _sync(args.device)
+        t0 = time.perf_counter()
+        run(rows, root / name)
+        _sync(args.device)
+        seconds[name] = time.perf_counter() - t0
+        scores[name] = merge_scores(rows, root / name, 0.5).set_index("path").loc[rows.path]
+    a, b = scores["cpu_decode"], scores["gpu_decode"]
+    result = {"device": args.device, "gpu": torch.cuda.get_device_name() if cuda else None, "n": len(rows),
+              "size": args.size, "batch_size": cfg.batch_size, "precision": scorer.precision,
+              "kit_workers": len(os.sched_getaffinity(0)) if cfg.num_workers is None else cfg.num_workers,
+              "cpu_decode_s": round(seconds["cpu_decode"], 2), "gpu_decode_s": round(seconds["gpu_decode"], 2),
+              "cpu_decode_pairs_per_s": round(len(rows) / seconds["cpu_decode"], 2),
+              "gpu_decode_pairs_per_s": round(len(rows) / seconds["gpu_decode"], 2),
+              "speedup": round(seconds["cpu_decode"] / seconds["gpu_decode"], 2),
+              "max_abs_diff_clip": float(np.abs(a.clip_score.to_numpy() - b.clip_score.to_numpy()).max()),
+              "max_abs_diff_ssim": float(np.abs(a.ssim.to_numpy() - b.ssim.to_numpy()).max()),
+              "all_ok": bool((a.status == "ok").all() and (b.status == "ok").all())}
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if max(result["max_abs_diff_clip"], result["max_abs_diff_ssim"]) > 1e-3 or not result["all_ok"]:
+        print("GPU decode differs from CPU decode by more than 1e-3 (keep selection.decode=cpu)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _tensor_path_on_cpu(rows: pd.DataFrame, root: Path, cfg, scorer, out: Path) -> None:
+    """The GPU-decode batches computed on the CPU (``score_rows`` refuses decode=gpu without CUDA), written
+    as score parts so both paths are merged the same way."""
+    from synthvlm_repro.atomic import write_parquet
+    from synthvlm_repro.selection.gpu_decode import decoded_batches
+    from synthvlm_repro.selection.scoring import SCORE_COLUMNS, _record
+    from synthvlm_repro.selection.ssim import ssim_batch
+
+    rows = rows.reset_index(drop=True)
+    text = dict(zip(rows.caption.unique(), scorer.encode_texts(list(rows.caption.unique()))))
+    records = []
+    for batch in decoded_batches([root / p for p in rows.path], scorer.preprocess, cfg, "cpu", 0):
+        feats = scorer.encode_images(batch["pixels"])
+        clip = scorer.clip_score(feats, torch.stack([text[rows.caption[i]] for i in batch["index"]]))
+        ssim = ssim_batch(batch["a"], batch["b"])
+        records += [_record(rows.iloc[i], float(c), float(s), "ok", "") for i, c, s in zip(batch["index"], clip, ssim)]
+    write_parquet(out / "shard-0000-of-0001" / "part-000000.parquet", pd.DataFrame(records, columns=SCORE_COLUMNS))
 
 
 def _yaml(value) -> str:

@@ -19,6 +19,10 @@ class EvaluationConfig(StageConfig):
     fixtures: bool = False  # write the kit's tiny benchmark sets into <run>/evaluation/fixtures and use them
     limit: Optional[Limit] = None  # at most this many questions per benchmark split (None: all)
     batch_size: int = Field(1, ge=1)  # LLaVA's scripts use 1; larger batches are left-padded (see tests)
+    # Faster answering without padding (evaluation/fast_generate.py); off until a bf16 GPU run shows 0 changes.
+    group_equal_length: bool = False  # batches hold only prompts of equal token length (no padding)
+    kv_cache: Literal["dynamic", "static"] = "dynamic"  # static: preallocated KV cache
+    compile_decoding: bool = True  # with kv_cache static on CUDA: torch.compile the decoding step
     max_new_tokens: dict[str, Limit] = {}  # per benchmark; missing ones use default_max_new_tokens
     default_max_new_tokens: int = Field(128, ge=1)  # LLaVA's model_vqa_loader default
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 on cuda, fp32 on cpu

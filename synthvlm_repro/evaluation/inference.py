@@ -90,8 +90,9 @@ def fit_question(processor, model, question: Question, max_new_tokens: int) -> s
 
 
 def generate_batch(model, processor, questions: Sequence[Question], max_new_tokens: int,
-                   aspect_ratio: str = "pad") -> tuple[list[str], list[str]]:
-    """Greedy answers of a batch (left-padded) and the prompts used (questions cut to fit the context)."""
+                   aspect_ratio: str = "pad", **generate_options) -> tuple[list[str], list[str]]:
+    """Greedy answers of a batch (left-padded) and the prompts used (questions cut to fit the context);
+    ``generate_options`` go to ``model.generate`` (e.g. a static KV cache, evaluation/fast_generate.py)."""
     import torch
 
     prompts = [question_prompt(fit_question(processor, model, q, max_new_tokens)) for q in questions]
@@ -104,7 +105,7 @@ def generate_batch(model, processor, questions: Sequence[Question], max_new_toke
     pad_id = processor.tokenizer.pad_token_id
     with torch.inference_mode():
         out = model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
-                             pad_token_id=pad_id, temperature=None, top_p=None, top_k=None)
+                             pad_token_id=pad_id, temperature=None, top_p=None, top_k=None, **generate_options)
     new_tokens = out[:, inputs["input_ids"].shape[1]:]
     texts = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
     return [t.strip() for t in texts], prompts
@@ -136,8 +137,12 @@ def check_tokenization(processor, question: Question) -> bool:
 
 
 def answer_questions(model, processor, questions: Sequence[Question], out_path: Path, max_new_tokens: int,
-                     batch_size: int = 1, aspect_ratio: str = "pad", desc: str = "answers") -> dict[str, dict]:
-    """Answer the questions not yet in ``out_path``, appending after every batch; returns all answers."""
+                     batch_size: int = 1, aspect_ratio: str = "pad", desc: str = "answers",
+                     group_equal_length: bool = False, generate_options: dict | None = None) -> dict[str, dict]:
+    """Answer the questions not yet in ``out_path``, appending after every batch; returns all answers.
+    ``group_equal_length`` batches only prompts of equal length (no padding; evaluation/fast_generate.py)."""
+    from synthvlm_repro.evaluation.fast_generate import answer_batches
+
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done = read_answers(out_path)
     todo = [q for q in questions if q.qid not in done]
@@ -145,9 +150,9 @@ def answer_questions(model, processor, questions: Sequence[Question], out_path: 
         check_tokenization(processor, todo[0])
     with open(out_path, "a", encoding="utf-8") as fh, tqdm(total=len(questions), initial=len(questions) - len(todo),
                                                             desc=desc, unit="q") as bar:
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
-            texts, prompts = generate_batch(model, processor, batch, max_new_tokens, aspect_ratio)
+        for batch in answer_batches(todo, processor.tokenizer, batch_size, group_equal_length):
+            texts, prompts = generate_batch(model, processor, batch, max_new_tokens, aspect_ratio,
+                                            **(generate_options or {}))
             for q, text, prompt in zip(batch, texts, prompts):
                 row = {"question_id": q.qid, "text": text, "prompt": prompt}
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -14,6 +14,7 @@ from pathlib import Path
 from synthvlm_repro.atomic import atomic_path, write_json
 from synthvlm_repro.evaluation import inference
 from synthvlm_repro.evaluation.benchmarks import Question, get_benchmark, read_json
+from synthvlm_repro.evaluation.fast_generate import generate_options
 from synthvlm_repro.evaluation.fixtures import LAYOUT_MARK, write_fixtures
 from synthvlm_repro.models import model_revision, resolve_model
 from synthvlm_repro.run_context import RunContext
@@ -126,7 +127,9 @@ def answer(ctx: RunContext, rank: int = 0, world: int = 1) -> dict[str, dict[str
                 continue
             loaded = loaded or inference.load_llava(checkpoint, device, ev.dtype)
             rows = inference.answer_questions(*loaded, mine, path, max_new, ev.batch_size,
-                                              ev.image_aspect_ratio, desc=f"{name}/{split}")
+                                              ev.image_aspect_ratio, desc=f"{name}/{split}",
+                                              group_equal_length=ev.group_equal_length,
+                                              generate_options=generate_options(ev.kv_cache, ev.compile_decoding))
             done.setdefault(name, {})[split] = len(rows)
     return done
 

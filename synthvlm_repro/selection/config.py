@@ -25,6 +25,9 @@ class SelectionConfig(StageConfig):
     # Candidates whose per-channel pixel std (0-255) is at most this are status 'blank' and never selected:
     # a flat image has a perfect round trip (SSIM 1.0) and would otherwise rank first.
     blank_max_std: float = Field(2.0, ge=0)
+    # cpu: PIL decode in DataLoader workers; gpu: batched nvJPEG + tensor resizes on the CUDA scoring device
+    # (selection/gpu_decode.py; scores within ~1e-3 of cpu, see bench/RESULTS.md; SSIM then runs in torch)
+    decode: Literal["cpu", "gpu"] = "cpu"
     # Selection: score = clip_score + ssim_weight * ssim (0 reproduces the official CLIP-only rule).
     ssim_weight: float = 0.5  # the paper's lambda
     strategy: Literal["score", "random"] = "score"  # random: the ablation baseline, seeded

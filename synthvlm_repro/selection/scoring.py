@@ -215,6 +215,8 @@ def settings_fingerprint(cfg) -> tuple[str, dict]:
                # captions are encoded in windows of chunk_size rows; another window changes the text batches
                # and so clip_score in the last bits (<= 1e-7): a resumed run must not mix two chunkings
                "chunk_size": cfg.chunk_size}
+    if cfg.decode != "cpu":  # GPU decoding moves scores by up to ~1e-3: its parts are kept apart
+        payload["decode"] = cfg.decode
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12], payload
 
 
@@ -271,13 +273,20 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
         backend = cfg.ssim_backend
         if backend == "auto":
             backend = "torch" if str(device).startswith("cuda") else "skimage"
-        dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage",
-                             cfg.blank_max_std)
         workers = default_workers() if cfg.num_workers is None else cfg.num_workers
-        cuda = str(device).startswith("cuda")
-        fetch = min(cfg.batch_size, FETCH_SIZE)
-        loader = DataLoader(dataset, batch_size=fetch, num_workers=workers, collate_fn=collate_decoded,
-                            pin_memory=cuda, prefetch_factor=_prefetch(cfg.batch_size, fetch, workers))
+        if cfg.decode == "gpu":  # nvJPEG on the scoring GPU (selection/gpu_decode.py)
+            from synthvlm_repro.selection.gpu_decode import check_decode_device, decoded_batches
+
+            check_decode_device(cfg.decode, device)
+            batches = decoded_batches(paths, scorer.preprocess, cfg, device, workers)
+        else:
+            dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage",
+                                 cfg.blank_max_std)
+            fetch = min(cfg.batch_size, FETCH_SIZE)
+            loader = DataLoader(dataset, batch_size=fetch, num_workers=workers, collate_fn=collate_decoded,
+                                pin_memory=str(device).startswith("cuda"),
+                                prefetch_factor=_prefetch(cfg.batch_size, fetch, workers))
+            batches = regroup(loader, cfg.batch_size, device)
         text_cache: dict[str, torch.Tensor] = {}
         text_window_end = 0  # captions of rows before this index are encoded (a window of chunk_size rows)
 
@@ -290,7 +299,7 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
             text_cache.update(zip(window, scorer.encode_texts(window)))
 
         bar = tqdm(total=len(todo), desc=f"scoring shard {shard[0]}/{shard[1]}", unit="img", disable=not progress)
-        for batch in regroup(loader, cfg.batch_size, device):
+        for batch in batches:
             for d in batch["failed"]:
                 records.append(_record(todo.iloc[d.index], None, None, d.status, d.error))
             ok = batch["index"]

@@ -35,6 +35,9 @@ class StageRecipe(StageConfig):
     # LLaVA's --image_aspect_ratio pad: pad to a square in CLIP's mean colour before resize + centre crop.
     # LLaVA-1.5 sets it in finetune.sh only; pretrain.sh centre-crops.
     pad_to_square: bool = False
+    # LLaVA's --group_by_modality_length (finetune.sh sets it): batches of similar lengths and one
+    # modality (training/throughput.py). It reorders the epoch, so it is off by default here.
+    group_by_modality_length: bool = False
 
 
 class Stage1Recipe(StageRecipe):
@@ -68,7 +71,12 @@ class TrainingConfig(StageConfig):
     pad_vocab_to_multiple_of: int = 64  # as llava-hf's conversion (32002 -> 32064 rows)
     dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
     max_length: int = Field(2048, ge=1)
-    gradient_checkpointing: bool = True
+    gradient_checkpointing: bool = True  # false: no recompute (faster, more memory; same losses)
+    # Throughput switches (training/throughput.py; same losses as the defaults, tests/test_training_throughput.py)
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] | None = None  # None: as loaded (sdpa)
+    fused_kernels: Literal["none", "liger"] = "none"  # liger: liger-kernel's fused RMSNorm/SwiGLU/RoPE/CE, CUDA
+    torch_compile: bool = False  # Trainer's torch_compile of the model
+    torch_compile_backend: str = "inductor"  # aot_eager: traced but not code-generated (the CPU tests)
     max_masked_fraction: UnitFloat = 0.01  # fail when more samples than this have no trained token
     label_check_rows: int = Field(5000, ge=0)  # rows tokenised up front for that check (0 = all)
     dataloader_num_workers: int = Field(4, ge=0)

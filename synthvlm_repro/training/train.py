@@ -22,6 +22,7 @@ from synthvlm_repro.paths import RunPaths, find_project_root
 from synthvlm_repro.training.builder import DTYPES, build_llava, image_tokens_per_image, load_llava
 from synthvlm_repro.training.config import StageRecipe, TrainingConfig
 from synthvlm_repro.training.data import LlavaCollator, LlavaDataset, check_labels
+from synthvlm_repro.training.throughput import check_fused_kernels, sampler_for, set_attention
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,12 @@ def _trainer_class():
         """
 
         export_original_format = False
+        grouped_sampler = None  # set for LLaVA's group_by_modality_length (training/throughput.py)
+
+        def _get_train_sampler(self, train_dataset=None):
+            if self.grouped_sampler is not None:
+                return self.grouped_sampler
+            return super()._get_train_sampler(train_dataset)
 
         def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
             output_dir = output_dir or self.args.output_dir
@@ -186,7 +193,9 @@ def training_arguments(cfg: TrainingConfig, r: StageRecipe, out: Path, seed: int
         activation_checkpointing=cfg.gradient_checkpointing, logging_steps=cfg.logging_steps, logging_first_step=True,
         save_strategy="steps", save_steps=r.save_steps, save_total_limit=r.save_total_limit,
         dataloader_num_workers=cfg.dataloader_num_workers if on_gpu else 0, seed=seed, data_seed=seed,
-        use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, deepspeed=deepspeed)
+        use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, deepspeed=deepspeed,
+        torch_compile=cfg.torch_compile, torch_compile_backend=cfg.torch_compile_backend if cfg.torch_compile else None,
+        use_liger_kernel=check_fused_kernels(cfg.fused_kernels, on_gpu))
 
 
 def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0, device: str = "cpu",
@@ -208,6 +217,7 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
         return final
     model, processor = load_stage_model(cfg, paths, stage, seed, dtype)
     counts = set_trainable(model, r.tune)
+    set_attention(model, cfg.attn_implementation)
     if on_gpu and r.deepspeed is None and dtype != torch.float32:
         for p in model.parameters():  # optimizer state of trained weights in fp32; autocast does bf16 math
             if p.requires_grad:
@@ -225,6 +235,9 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
     processor.tokenizer.padding_side = "right"
     trainer = _trainer_class()(model=model, args=args, train_dataset=dataset, callbacks=list(callbacks),
                                data_collator=LlavaCollator(processor.tokenizer.pad_token_id))
+    if r.group_by_modality_length:
+        trainer.grouped_sampler = sampler_for(dataset, args.train_batch_size * args.gradient_accumulation_steps,
+                                              world_size, seed)
     shutil.rmtree(staging, ignore_errors=True)  # left by a crash during an earlier export
     if done:  # crashed between the last checkpoint and the export: export that checkpoint
         log.info("stage %d: training had finished at %s; saving it as %s", stage, last, final)
