@@ -154,7 +154,8 @@ SOURCES: tuple[DataSource, ...] = (
         fills={"evaluation.data_dir": "eval"},
         manual=("download eval.zip from the Google Drive link in LLaVA docs/Evaluation.md; "
                 "unzip eval.zip -d DATA_ROOT   # gives DATA_ROOT/eval/<benchmark>/",
-                "gqa: GQA images into eval/gqa/images/, testdev_balanced_questions.json into eval/gqa/",
+                "gqa: GQA images into eval/gqa/data/images/, testdev_balanced_questions.json into eval/gqa/data/ "
+                "(LLaVA scripts/v1_5/eval/gqa.sh: GQADIR=playground/data/eval/gqa/data)",
                 "scienceqa: images/test/, problems.json, pid_splits.json from lupantech/ScienceQA data/scienceqa",
                 "textvqa: train_val_images.zip -> eval/textvqa/train_images/, TextVQA_0.5.1_val.json into eval/textvqa/",
                 "pope: POPE's output/coco/ -> eval/pope/coco/, COCO val2014 images -> eval/pope/val2014/",
@@ -199,7 +200,7 @@ BY_NAME: dict[str, DataSource] = {s.name: s for s in SOURCES}
 # Files `check` looks for per benchmark besides the question files the evaluation readers open
 # (mirrors synthvlm_repro/evaluation/benchmarks.py's docstring: answers read at scoring time).
 EVAL_ANSWER_FILES: dict[str, tuple[str, ...]] = {
-    "gqa": ("gqa/testdev_balanced_questions.json",),
+    "gqa": ("gqa/data/testdev_balanced_questions.json",),
     "scienceqa_img": ("scienceqa/problems.json",),
     "textvqa": ("textvqa/TextVQA_0.5.1_val.json",),
     "pope": tuple(f"pope/coco/coco_pope_{s}.json" for s in ("adversarial", "popular", "random")),
