@@ -125,18 +125,25 @@ def vision_state_dict(visual, layers: int, p: str = "") -> dict[str, torch.Tenso
 
 
 def build_clip_vision(out: Path, spec: dict) -> None:
-    """The toy open_clip's image tower as ``openai/clip-vit-large-patch14-336``'s layout (model + processor)."""
+    from synthvlm_repro.toy.registry import toy_path
+
+    convert_vision_tower(toy_path(spec["from"]), out)
+
+
+def convert_vision_tower(clip_dir: Path, out: Path) -> None:
+    """A toy open_clip dir's image tower in ``openai/clip-vit-large-patch14-336``'s layout (model + processor)."""
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
     from synthvlm_repro.models import load_open_clip
-    from synthvlm_repro.toy.registry import SPECS, toy_path
 
-    src = SPECS[spec["from"]]
-    clip_model, _, _ = load_open_clip(str(toy_path(spec["from"])), None)
-    config = CLIPVisionConfig(hidden_size=src["width"], intermediate_size=2 * src["width"],
-                              num_hidden_layers=src["layers"], num_attention_heads=src["width"] // src["head_width"],
-                              image_size=src["image_size"], patch_size=src["patch_size"], hidden_act="gelu",
-                              layer_norm_eps=1e-5, projection_dim=src["embed_dim"])
+    cfg = json.loads((Path(clip_dir) / "open_clip_config.json").read_text())["model_cfg"]
+    v = cfg["vision_cfg"]
+    src = {"layers": v["layers"], "image_size": v["image_size"]}
+    clip_model, _, _ = load_open_clip(str(clip_dir), None)
+    config = CLIPVisionConfig(hidden_size=v["width"], intermediate_size=int(v["mlp_ratio"] * v["width"]),
+                              num_hidden_layers=v["layers"], num_attention_heads=v["width"] // v["head_width"],
+                              image_size=v["image_size"], patch_size=v["patch_size"], hidden_act="gelu",
+                              layer_norm_eps=1e-5, projection_dim=cfg["embed_dim"])
     model = CLIPVisionModel(config)
     prefix = "vision_model." if any(k.startswith("vision_model.") for k in model.state_dict()) else ""
     missing, unexpected = model.load_state_dict(vision_state_dict(clip_model.visual, src["layers"], prefix),

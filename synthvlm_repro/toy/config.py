@@ -17,3 +17,4 @@ class ToyConfig(StageConfig):
     seeds: list[int] = [0, 1, 2]
     judge: str = "toy:judge"  # attribute classifier deciding whether a chosen image matches its caption
     arm_size: int | None = Field(None, ge=1)  # stage-1 pairs per arm (None: every caption stage 02 rendered)
+    workers: int = Field(1, ge=1)  # (arm, seed) runs trained in parallel processes

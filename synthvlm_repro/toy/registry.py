@@ -27,7 +27,7 @@ FORMAT = 1
 # Sizes and training lengths, in one place so the cache hash covers them.
 SPECS: dict[str, dict] = {
     "world": {"captions": 1000, "stage2": 400, "junk_fraction": 0.15},
-    "benchmarks": {"images": 80},
+    "benchmarks": {"images": 40},
     "open-clip": {"embed_dim": 64, "image_size": 32, "patch_size": 8, "width": 64, "layers": 2, "head_width": 32,
                   "text_width": 64, "text_layers": 2, "context_length": 32, "pool": 8000, "steps": 300, "batch": 128,
                   "lr": 2e-3},
@@ -36,8 +36,8 @@ SPECS: dict[str, dict] = {
               "num_key_value_heads": 2, "vocab_size": 600, "steps": 300, "batch": 32, "lr": 3e-3},
     "judge": {"width": 16, "pool": 6000, "steps": 300, "batch": 64, "lr": 2e-3},
     "generator": {"unet_channels": [32, 64], "text_width": 64, "text_layers": 2, "max_tokens": 24,
-                  "latent_channels": 8, "vae_channels": [16, 32, 32], "pool": 6000, "vae_steps": 150, "vae_batch": 32, "steps": 1000,
-                  "batch": 64, "lr": 1e-3},
+                  "latent_channels": 8, "vae_channels": [16, 32, 32], "pool": 4000, "vae_steps": 120, "vae_batch": 32, "steps": 500,
+                  "batch": 48, "lr": 2e-3},
 }
 DEPENDS = {"clip-vision": ["open-clip"], "benchmarks": [], "generator": [], "llama": []}
 
