@@ -241,4 +241,17 @@ def write_report(ctx: RunContext, table: pd.DataFrame, timings: dict | None = No
         lines += ["", "## Time per step (wall / CPU user+sys seconds)", "", "| step | wall s | cpu s |", "|---|---|---|"]
         lines += [f"| {k} | {v.get('wall_s', float('nan')):.0f} | {v.get('cpu_s', float('nan')):.0f} |"
                   for k, v in timings.items()]
-    return write_text(experiment_dir(ctx) / "report.md", "\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    _append_to_reproduce(ctx.paths.report_md, text)
+    return write_text(experiment_dir(ctx) / "report.md", text)
+
+
+BEGIN, END = "<!-- toy experiment -->", "<!-- /toy experiment -->"
+
+
+def _append_to_reproduce(path: Path, text: str) -> None:
+    """Put the experiment's section into stage 06's ``reproduce.md`` (replacing an earlier one)."""
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        old = old[:old.index(BEGIN)] + old[old.index(END) + len(END):]
+    write_text(path, old.rstrip() + f"\n\n{BEGIN}\n{text.replace('# Toy', '## Toy', 1)}{END}\n")

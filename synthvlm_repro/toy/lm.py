@@ -23,11 +23,14 @@ SPECIAL = ["<unk>", "<s>", "</s>"]
 LETTERS = "ABCD"
 
 
-def document(item_id: str) -> str:
-    """One training text: a caption, or a chat about a scene described by its caption."""
+def document(item_id: str, copy_docs: bool = False) -> str:
+    """One training text: a caption, a chat about a scene described by its caption, or (``copy_docs``) a
+    caption followed by another wording of it (so the LM learns to describe what its context shows)."""
     scene, r = sample_scene(item_id), rng_for(item_id, "lm")
     text = caption(scene, item_id)
     kind = r.random()
+    if copy_docs and kind < 0.3:
+        return f"{text}\n{caption(scene, item_id + '/again')}"
     if kind < 0.3:
         return text
     if kind < 0.6:
@@ -76,7 +79,7 @@ def build_llama(out: Path, spec: dict, steps: int | None = None, progress: bool 
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=spec["lr"], total_steps=steps, pct_start=0.1)
     model.train()
     for step in trange(steps, desc="toy Llama", disable=not progress):
-        texts = [document(i) for i in scene_ids(f"lm{step}", spec["batch"])]
+        texts = [document(i, spec.get("copy_docs", False)) for i in scene_ids(f"lm{step}", spec["batch"])]
         batch = tok(texts, return_tensors="pt", padding=True) if tok.pad_token else _pad(tok, texts)
         loss = model(**batch).loss
         opt.zero_grad()

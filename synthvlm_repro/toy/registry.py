@@ -33,7 +33,7 @@ SPECS: dict[str, dict] = {
                   "lr": 2e-3},
     "clip-vision": {"from": "open-clip"},
     "llama": {"hidden_size": 96, "intermediate_size": 192, "num_hidden_layers": 2, "num_attention_heads": 4,
-              "num_key_value_heads": 2, "vocab_size": 600, "steps": 300, "batch": 32, "lr": 3e-3},
+              "num_key_value_heads": 2, "vocab_size": 600, "steps": 300, "batch": 32, "lr": 3e-3, "copy_docs": True},
     "judge": {"width": 16, "pool": 6000, "steps": 300, "batch": 64, "lr": 2e-3},
     "generator": {"unet_channels": [32, 64], "text_width": 64, "text_layers": 2, "max_tokens": 24,
                   "latent_channels": 8, "vae_channels": [16, 32, 32], "pool": 4000, "vae_steps": 120, "vae_batch": 32, "steps": 500,
