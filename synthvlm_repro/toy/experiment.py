@@ -28,6 +28,9 @@ from synthvlm_repro.toy.world import ATTRIBUTES, parse_caption
 
 # benchmark -> (split filter, metric) averaged into one number per benchmark
 HEADLINE = {"gqa": ("testdev_balanced", "accuracy"), "pope": (None, "accuracy"), "mmbench": ("dev", "accuracy_single")}
+# Attributes the judge reads reliably (100% on held-out renders; its shape head is ~70%): "precision" is the
+# share of chosen images whose colour, size and position all match the caption; shape is reported apart.
+RELIABLE = ("colour", "size", "position")
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
@@ -153,7 +156,8 @@ def _run_row(r: ArmRun) -> dict:
             sel = sel[sel["split"] == split]
         row[bench] = float(sel["value"].mean()) if len(sel) else float("nan")
     judged = pd.read_csv(r.run_dir / "judged.csv")
-    row["precision"] = 100 * judged["all_ok"].mean()
+    row["precision"] = 100 * judged[[f"{k}_ok" for k in RELIABLE]].all(axis=1).mean()
+    row["precision_all"] = 100 * judged["all_ok"].mean()
     for key in ATTRIBUTES:
         row[f"precision_{key}"] = 100 * judged[f"{key}_ok"].mean()
     return row
@@ -167,7 +171,8 @@ def interval(values) -> tuple[float, float]:
     return float(v.mean()), T975.get(len(v) - 1, 1.96) * float(v.std(ddof=1)) / math.sqrt(len(v))
 
 
-def summary(table: pd.DataFrame, metrics=("gqa", "pope", "mmbench", "precision")) -> pd.DataFrame:
+def summary(table: pd.DataFrame, metrics=("gqa", "pope", "mmbench", "precision", "precision_all", "precision_shape",
+                                          "precision_colour", "precision_size", "precision_position")) -> pd.DataFrame:
     """Per arm: mean and 95% half-width of each metric over seeds."""
     rows = []
     for arm, group in table.groupby("arm", sort=False):
@@ -200,7 +205,7 @@ def plot_arms(table: pd.DataFrame, out: Path, dpi: int = 100) -> Path:
     s = summary(table)
     metrics = ["gqa", "pope", "mmbench", "precision"]
     titles = {"gqa": "GQA-style accuracy", "pope": "POPE-style accuracy", "mmbench": "MMBench-style accuracy",
-              "precision": "selection precision (judge)"}
+              "precision": "precision: colour+size+position (judge)"}
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, m in zip(axes, metrics):
@@ -219,8 +224,8 @@ def plot_arms(table: pd.DataFrame, out: Path, dpi: int = 100) -> Path:
 
 def verdict(table: pd.DataFrame) -> str:
     """The plain-words answer for ``reproduce.md``."""
-    c = contrast(table)
-    lines = ["Selected (CLIPScore + lambda*SSIM) vs random candidates, difference in accuracy points, "
+    c = contrast(table, metrics=("gqa", "pope", "mmbench", "precision"))
+    lines = ["Selected (CLIPScore + lambda*SSIM) vs random candidates, difference in points, "
              f"paired by seed ({int(c['seeds'].iloc[0])} seeds), 95% t-interval:", ""]
     for row in c.itertuples():
         word = "HELD" if row.held else ("REVERSED" if row.ci95_high < 0 else "NOT SHOWN (interval includes 0)")
@@ -232,11 +237,17 @@ def write_report(ctx: RunContext, table: pd.DataFrame, timings: dict | None = No
     """``toy_experiment/report.md``: per-arm table, the contrast, precision and timings."""
     s = summary(table)
     lines = ["# Toy experiment: does selection beat random candidates?", "", verdict(table), "",
-             "## Per arm (mean over seeds ± 95% half-width)", "", "| arm | seeds | GQA | POPE | MMBench | precision |",
-             "|---|---|---|---|---|---|"]
+             "## Per arm (mean over seeds ± 95% half-width)", "",
+             "Accuracy in %, stage 05's scores (GQA-style testdev accuracy, POPE-style accuracy averaged over the three "
+             "splits, MMBench-style accuracy per row). Precision: % of the arm's chosen images whose colour, size "
+             "and position all match the caption by the attribute judge; per attribute after it.", "",
+             "| arm | seeds | GQA | POPE | MMBench | precision (c+s+p) | all 4 | shape | colour | size | position |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in s.itertuples():
         lines.append(f"| {r.arm} | {r.seeds} | {r.gqa:.1f} ± {r.gqa_ci95:.1f} | {r.pope:.1f} ± {r.pope_ci95:.1f} | "
-                     f"{r.mmbench:.1f} ± {r.mmbench_ci95:.1f} | {r.precision:.1f} ± {r.precision_ci95:.1f} |")
+                     f"{r.mmbench:.1f} ± {r.mmbench_ci95:.1f} | {r.precision:.1f} | {r.precision_all:.1f} | "
+                     f"{r.precision_shape:.1f} | {r.precision_colour:.1f} | {r.precision_size:.1f} | "
+                     f"{r.precision_position:.1f} |")
     if timings:
         lines += ["", "## Time per step (wall / CPU user+sys seconds)", "", "| step | wall s | cpu s |", "|---|---|---|"]
         lines += [f"| {k} | {v.get('wall_s', float('nan')):.0f} | {v.get('cpu_s', float('nan')):.0f} |"
