@@ -86,6 +86,7 @@ class ArmRun:
     run_dir: Path
     wall_s: float
     cpu_s: float
+    skipped: bool = False  # already done: nothing trained or evaluated this time
 
 
 def run_arm(ctx: RunContext, profile: str, overrides: list[str], arm: str, seed: int) -> ArmRun:
@@ -95,7 +96,8 @@ def run_arm(ctx: RunContext, profile: str, overrides: list[str], arm: str, seed:
 
     run_dir = experiment_dir(ctx) / f"{arm}-s{seed}"
     wall, cpu = time.perf_counter(), time.process_time()
-    if not (run_dir / "evaluation" / "results.csv").exists():
+    skipped = (run_dir / "evaluation" / "results.csv").exists()
+    if not skipped:
         arm_ctx = prepare_run(profile, run_dir, list(overrides) + [f"seed={seed}"])
         pairs = arm_pairs(ctx, arm, seed)
         source_root = ctx.paths.root if arm != "renders" else Path(resolve_model(ctx.cfg.curation.source)).parent
@@ -104,7 +106,7 @@ def run_arm(ctx: RunContext, profile: str, overrides: list[str], arm: str, seed:
         judge_pairs(pairs, source_root, ctx.cfg.toy.judge).to_csv(run_dir / "judged.csv", index=False)
         run_training(arm_ctx)
         run_evaluation(arm_ctx)
-    return ArmRun(arm, seed, run_dir, time.perf_counter() - wall, time.process_time() - cpu)
+    return ArmRun(arm, seed, run_dir, time.perf_counter() - wall, time.process_time() - cpu, skipped)
 
 
 def run_experiment(ctx: RunContext, profile: str, overrides: list[str] = (), progress: bool = True) -> pd.DataFrame:
@@ -131,6 +133,8 @@ def run_experiment(ctx: RunContext, profile: str, overrides: list[str] = (), pro
     timing = experiment_dir(ctx) / "timing.json"
     for r in sorted(done, key=lambda r: (r.seed, cfg.arms.index(r.arm))):
         rows.append(_run_row(r))
+        if r.skipped:  # keep the timing of the run that did the work
+            continue
         write_json(timing, {**(json.loads(timing.read_text()) if timing.exists() else {}),
                             f"{r.arm}-s{r.seed}": {"wall_s": round(r.wall_s, 1), "cpu_s": round(r.cpu_s, 1)}})
     table = pd.DataFrame(rows)
