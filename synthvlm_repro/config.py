@@ -26,6 +26,7 @@ from synthvlm_repro.figures.config import FiguresConfig
 from synthvlm_repro.paths import find_project_root
 from synthvlm_repro.selection.config import SelectionConfig
 from synthvlm_repro.synthesis.config import SynthesisConfig
+from synthvlm_repro.toy.config import ToyConfig
 from synthvlm_repro.training.config import TrainingConfig
 
 STAGES = ("curation", "synthesis", "selection", "training", "evaluation", "figures")
@@ -53,6 +54,7 @@ class ProjectConfig(BaseModel):
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     figures: FiguresConfig = FiguresConfig()
+    toy: ToyConfig | None = None  # the toy experiment (configs/toy.yaml, notebook 07)
 
     @field_validator("device")
     @classmethod

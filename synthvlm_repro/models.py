@@ -1,7 +1,8 @@
 """Resolve model references from configs and load the models more than one stage shares.
 
 A reference is a hub id (``stabilityai/stable-diffusion-xl-base-1.0``), a local dir, or
-``tiny:<name>`` for one of the offline tiny models (:mod:`synthvlm_repro.tiny_models`).
+``tiny:<name>`` for one of the offline tiny models (:mod:`synthvlm_repro.tiny_models`), or
+``toy:<name>[/<file>]`` for a model or data set trained on the toy world (:mod:`synthvlm_repro.toy.registry`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 TINY_PREFIX = "tiny:"
+TOY_PREFIX = "toy:"
 
 
 def resolve_model(ref: str | None) -> str | None:
@@ -19,6 +21,10 @@ def resolve_model(ref: str | None) -> str | None:
         from synthvlm_repro.tiny_models import tiny_model_path
 
         return str(tiny_model_path(ref[len(TINY_PREFIX):]))
+    if ref.startswith(TOY_PREFIX):
+        from synthvlm_repro.toy.registry import resolve_toy
+
+        return str(resolve_toy(ref[len(TOY_PREFIX):]))
     local = Path(ref).expanduser()
     return str(local) if local.exists() else ref
 
@@ -49,6 +55,10 @@ def model_revision(ref: str | None) -> str:
     resolved = Path(resolve_model(ref))
     if ref.startswith(TINY_PREFIX):
         return resolved.name.rsplit("-", 1)[-1]
+    if ref.startswith(TOY_PREFIX):
+        from synthvlm_repro.toy.registry import spec_hash
+
+        return spec_hash(ref[len(TOY_PREFIX):].partition("/")[0])
     if resolved.parent.name == "snapshots":  # a path inside the HF cache
         return resolved.name
     if resolved.exists():

@@ -31,7 +31,7 @@ from synthvlm_repro.curation.readers import CaptionInputError, RowValidator, rea
 from synthvlm_repro.curation.rules import load_flagged_words, map_ordered, rule_filters, score_captions
 from synthvlm_repro.curation.score_cache import IncompleteScoresError, ScoreCache, score_batched
 from synthvlm_repro.curation.stats import STAT_COLUMNS
-from synthvlm_repro.models import model_revision
+from synthvlm_repro.models import model_revision, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,12 @@ class CurationResult:
 
 
 def resolve_source(source: str) -> Path:
-    """``"sample"`` → the kit's shipped captions; anything else is a path."""
+    """``"sample"`` → the kit's shipped captions; ``toy:<set>/<file>`` → a toy-world file; else a path."""
     if source == "sample":
         from synthvlm_repro.sample_data import sample_captions_path
 
         return sample_captions_path()
-    return Path(source).expanduser()
+    return Path(resolve_model(source)).expanduser()
 
 
 class _Funnel:

@@ -55,7 +55,7 @@ def data_root(ctx: RunContext) -> Path:
             write_fixtures(fixtures)
         return fixtures
     if ev.data_dir:
-        root = Path(ev.data_dir).expanduser()
+        root = Path(resolve_model(ev.data_dir)).expanduser()  # a path, or toy:benchmarks
         if not root.is_dir():
             raise FileNotFoundError(f"evaluation.data_dir {root}: folder not found")
         return root

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from synthvlm_repro.atomic import write_json
+from synthvlm_repro.models import resolve_model
 from synthvlm_repro.paths import RunPaths, find_project_root
 from synthvlm_repro.training.builder import DTYPES, build_llava, image_tokens_per_image, load_llava
 from synthvlm_repro.training.config import StageRecipe, TrainingConfig
@@ -85,8 +86,8 @@ def stage_data(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0) 
         from synthvlm_repro.training.sample_mix import build_sample_mix
 
         return build_sample_mix(paths.training / "stage2_data", seed)
-    root = find_project_root()
-    return root / cfg.stage2_data, root / cfg.stage2_image_folder  # absolute paths stay absolute
+    root = find_project_root()  # absolute paths (and toy:<set>/<file> references) stay absolute
+    return root / resolve_model(cfg.stage2_data), root / resolve_model(cfg.stage2_image_folder)
 
 
 def set_trainable(model, tune: str) -> dict[str, int]:

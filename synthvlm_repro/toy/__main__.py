@@ -1,0 +1,71 @@
+"""``python -m synthvlm_repro.toy [--run-dir DIR] [--set key=value ...]``: the toy experiment in one process.
+
+Builds (or finds cached) every toy model, runs stages 01-03 through their package entry points, then
+every arm x seed (stage 04 + 05 each), and records wall and CPU (user+sys) seconds per step in
+``<run>/toy_experiment/timing.json``. The notebooks (``synthvlm-repro run --profile toy``) do the same
+through papermill; this is the measured, kernel-free path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from contextlib import contextmanager
+
+from synthvlm_repro.atomic import write_json
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+@contextmanager
+def _step(timings: dict, name: str):
+    wall, cpu = time.perf_counter(), _cpu()
+    yield
+    timings[name] = {"wall_s": round(time.perf_counter() - wall, 1), "cpu_s": round(_cpu() - cpu, 1)}
+    print(f"[toy] {name}: {timings[name]}", flush=True)
+
+
+def main(argv=None) -> None:
+    from synthvlm_repro.curation.pipeline import curate
+    from synthvlm_repro.run_context import prepare_run
+    from synthvlm_repro.selection.pipeline import run_stage
+    from synthvlm_repro.synthesis.run import synthesize
+    from synthvlm_repro.toy import experiment
+    from synthvlm_repro.toy.registry import toy_path
+
+    ap = argparse.ArgumentParser(prog="python -m synthvlm_repro.toy", description=__doc__)
+    ap.add_argument("--profile", default="toy")
+    ap.add_argument("--run-dir", default=None)
+    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    args = ap.parse_args(argv)
+    ctx = prepare_run(args.profile, args.run_dir, args.overrides)
+    timings: dict = {}
+    for name in ("world", "benchmarks", "open-clip", "clip-vision", "llama", "judge", "generator"):
+        with _step(timings, f"model {name}"):
+            toy_path(name)
+    with _step(timings, "01 curation"):
+        curate(ctx.cfg.curation, ctx.paths, ctx.device, ctx.cfg.seed)
+    with _step(timings, "02 synthesis"):
+        synthesize(ctx)
+    with _step(timings, "03 selection"):
+        run_stage(ctx, progress=False)
+    timing_path = experiment.experiment_dir(ctx) / "timing.json"
+    write_json(timing_path, {"steps": timings})
+    with _step(timings, "04+05 arms x seeds"):
+        table = experiment.run_experiment(ctx, args.profile, args.overrides)
+    arms = json.loads(timing_path.read_text())
+    arms.pop("steps", None)
+    write_json(timing_path, {"steps": timings, "arms": arms,
+                             "total": {k: round(sum(t[k] for t in timings.values()), 1) for k in ("wall_s", "cpu_s")}})
+    experiment.plot_arms(table, experiment.experiment_dir(ctx) / "arms.png")
+    report = experiment.write_report(ctx, table, {**timings, **arms})
+    print(report.read_text())
+
+
+if __name__ == "__main__":
+    main()
