@@ -53,7 +53,7 @@ def test_benchmarks_score_perfectly_with_the_truth(bench_root):
 
     cfg = load_config("toy").evaluation
     attrs = json.loads((bench_root / "attributes.json").read_text())
-    truth = json.loads((bench_root / "gqa" / "testdev_balanced_questions.json").read_text())
+    truth = json.loads((bench_root / "gqa" / "data" / "testdev_balanced_questions.json").read_text())
     gqa = get_benchmark("gqa")
     qs = gqa.questions(bench_root, cfg)["testdev_balanced"]
     assert len(qs) == 48 and qs[0].load_image().size == (32, 32)
@@ -77,6 +77,6 @@ def test_benchmarks_score_perfectly_with_the_truth(bench_root):
                         keep_default_na=False)
     assert (table["index"].astype(int) >= 1_000_000).any()  # the circular copies are rows
     qs = mmb.questions(bench_root, cfg)["dev"]
-    right = {f"{r['index']}/r0": r["answer"] for _, r in table.iterrows()}
+    right = {str(int(r['index'])): r["answer"] for _, r in table.iterrows()}  # qid = the TSV index
     assert mmb.score(bench_root, "dev", right, cfg)[0].value == 100
     assert len(attrs) == 12

@@ -1,7 +1,7 @@
 """Benchmarks of the toy world in the file layouts of LLaVA's ``playground/data/eval`` (stage 05 reads them).
 
-- ``gqa/llava_gqa_testdev_balanced.jsonl`` (``question_id, image, text``) + ``gqa/testdev_balanced_questions.json``
-  (``{qid: {question, answer, imageId, types}}``) + ``gqa/images/``: one-word answers on colour, shape,
+- ``gqa/llava_gqa_testdev_balanced.jsonl`` (``question_id, image, text``) + ``gqa/data/testdev_balanced_questions.json``
+  (``{qid: {question, answer, imageId, types}}``) + ``gqa/data/images/``: one-word answers on colour, shape,
   size and position;
 - ``pope/llava_pope_test.jsonl`` (``question_id, image, text, category``) +
   ``pope/coco/coco_pope_{adversarial,popular,random}.json`` (JSON lines with ``label``) + ``pope/val2014/``:
@@ -44,17 +44,17 @@ def build_benchmarks(out: Path, spec: dict) -> None:
 
 
 def _gqa(d: Path, ids, scenes, images) -> None:
-    (d / "images").mkdir(parents=True)
+    (d / "data" / "images").mkdir(parents=True)  # LLaVA's gqa.sh layout: GQADIR=eval/gqa/data
     questions, truth = [], {}
     for n, item_id in enumerate(ids):
-        images[item_id].save(d / "images" / f"{item_id}.png")
+        images[item_id].save(d / "data" / "images" / f"{item_id}.png")
         for k, kind in enumerate(ATTRIBUTES):
             q, a = short_question(scenes[item_id], kind)
             qid = f"{n:05d}{k}"
             questions.append({"question_id": qid, "image": f"{item_id}.png", "text": q, "category": kind})
             truth[qid] = {"question": q, "answer": a, "imageId": item_id, "types": {"detailed": kind}}
     write_text(d / "llava_gqa_testdev_balanced.jsonl", _jsonl(questions))
-    write_json(d / "testdev_balanced_questions.json", truth)
+    write_json(d / "data" / "testdev_balanced_questions.json", truth)
 
 
 def _pope(d: Path, ids, scenes, images) -> None:
