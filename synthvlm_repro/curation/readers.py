@@ -84,10 +84,12 @@ def read_chunks(path: str | Path, fmt: str = "auto", chunk_rows: int = 50_000) -
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: caption source not found")
-    if fmt == "img2dataset" or (fmt == "auto" and path.is_dir()):  # an img2dataset output folder
-        from synthvlm_repro.curation.img2dataset_source import read_img2dataset
-        yield from read_img2dataset(path, chunk_rows)
-        return
+    if fmt == "img2dataset" or (fmt == "auto" and path.is_dir()):
+        from synthvlm_repro.curation.img2dataset_source import layout, read_img2dataset
+
+        if fmt == "img2dataset" or layout(path) is not None:  # an img2dataset output folder
+            yield from read_img2dataset(path, chunk_rows)
+            return
     if not path.is_file():
         raise CaptionInputError(f"{path}: caption source is a directory, not a file")
     fmt = detect_format(path) if fmt == "auto" else fmt
