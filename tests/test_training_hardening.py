@@ -99,10 +99,6 @@ def test_a_torn_checkpoint_is_skipped_and_removed(tmp_path):
     assert last_complete_checkpoint(tmp_path / "none") is None
 
 
-def _four_step_cfg(cfg):
-    return cfg.model_copy(update={"stage1": cfg.stage1.model_copy(update={"max_steps": 4, "save_steps": 2})})
-
-
 def test_training_sigkilled_mid_epoch_resumes_to_the_same_final_weights(tmp_path):
     """A real process, SIGKILLed right after its step-2 checkpoint (mid-epoch: 20 samples, 8 per step),
     resumed: the same weights and loss curve as an uninterrupted run. Every run is the same CLI command in a
