@@ -67,3 +67,27 @@ def write_parquet(path: str | os.PathLike, table: Any) -> Path:
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
     return Path(path)
+
+
+def build_cached_dir(target: str | os.PathLike, build) -> Path:
+    """``target``, built once: ``build(tmp)`` fills a temp folder beside it and returns a record that is
+    written to ``.complete``; the folder is then renamed into place. A folder with ``.complete`` is reused;
+    a crash leaves no half-built ``target``; when two processes race, the first rename wins."""
+    import shutil
+
+    target = Path(target)
+    if (target / ".complete").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        record = build(tmp)
+        (tmp / ".complete").write_text(json.dumps(record, indent=1))
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process won the race; its copy is equivalent
+            if not (target / ".complete").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -18,9 +18,10 @@ import importlib.util
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
+
+from synthvlm_repro.atomic import build_cached_dir
 
 SEED = 1234
 # Chat template of the tiny judge LM (Llama-3-Instruct's shape, kept short).
@@ -87,23 +88,12 @@ def tiny_model_path(name: str) -> Path:
     """Path of tiny model ``name``, building it first if it is not cached yet."""
     if name not in BUILDERS:
         raise KeyError(f"unknown tiny model {name!r}; known: {', '.join(sorted(BUILDERS))}")
-    target = cache_root() / f"{name}-{spec_hash(name)}"
-    if (target / ".complete").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-    try:
+    def build(tmp: Path) -> dict:
         _seed()
         BUILDERS[name](tmp)
-        (tmp / ".complete").write_text(json.dumps({"name": name, "versions": _versions()}))
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process won the race; its copy is identical
-            if not (target / ".complete").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        return {"name": name, "versions": _versions()}
+
+    return build_cached_dir(cache_root() / f"{name}-{spec_hash(name)}", build)
 
 
 def build_all() -> dict[str, Path]:

@@ -14,12 +14,11 @@ import hashlib
 import inspect
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
+from synthvlm_repro.atomic import build_cached_dir
 from synthvlm_repro.tiny_models import _versions
 
 FORMAT = 1
@@ -76,22 +75,14 @@ def toy_path(name: str) -> Path:
         return target
     for dep in DEPENDS.get(name, []):
         toy_path(dep)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-    try:
+
+    def build(tmp: Path) -> dict:
         wall, cpu = time.perf_counter(), time.process_time()
         _builders()[name](tmp, SPECS[name])
-        record = {"name": name, "spec": SPECS[name], "wall_s": round(time.perf_counter() - wall, 1),
-                  "cpu_s": round(time.process_time() - cpu, 1), "versions": _versions()}
-        (tmp / ".complete").write_text(json.dumps(record, indent=1))
-        try:
-            os.replace(tmp, target)
-        except OSError:  # another process won the race; its copy is equivalent
-            if not (target / ".complete").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+        return {"name": name, "spec": SPECS[name], "wall_s": round(time.perf_counter() - wall, 1),
+                "cpu_s": round(time.process_time() - cpu, 1), "versions": _versions()}
+
+    return build_cached_dir(target, build)
 
 
 def resolve_toy(ref: str) -> Path:
