@@ -1,4 +1,10 @@
-"""Saving figures the same way everywhere: PNG + PDF, atomic, and a visible smoke-run mark."""
+"""One look and one way to save figures: the seaborn theme every plot uses, PNG + PDF written
+atomically, and a visible smoke-run mark.
+
+Plots of distributions, histograms, heatmaps and estimates with intervals go through seaborn
+(``import seaborn as sns`` after importing this module, so the theme is set); image grids and
+annotated pictures stay plain matplotlib.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,16 @@ import matplotlib
 matplotlib.use("Agg") if matplotlib.get_backend().lower() == "agg" else None
 
 SMOKE_MARK = "smoke run — tiny random models"
+
+
+def use_theme() -> None:
+    """The kit's seaborn theme (set once on import of this module)."""
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+
+
+use_theme()
 
 
 def mark_smoke(fig) -> None:
