@@ -10,10 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg") if matplotlib.get_backend().lower() == "agg" else None
-
 SMOKE_MARK = "smoke run — tiny random models"
 
 
