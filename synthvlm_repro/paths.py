@@ -124,6 +124,10 @@ class RunPaths:
     def training(self) -> Path:
         return self._dir("training")
 
+    def training_phase_dir(self, phase: int) -> Path:
+        """Output folder of LLaVA training phase ``phase`` (1: projector alignment, 2: instruction tuning)."""
+        return self._dir("training", f"stage{phase}")
+
     @property
     def stage1_dir(self) -> Path:
         return self._dir("training", "stage1")
