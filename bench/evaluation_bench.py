@@ -37,8 +37,8 @@ def llava_7b_random(device: str, dtype: str, lm_layers: int = 32, vision_layers:
     import torch
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
-    from synthvlm_repro.evaluation.inference import torch_dtype
     from synthvlm_repro.models import resolve_model
+    from synthvlm_repro.runtime.dtypes import torch_dtype
 
     sys.path.insert(0, str(Path(__file__).parent))
     from train_bench import llava_7b_config

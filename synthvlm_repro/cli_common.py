@@ -1,4 +1,4 @@
-"""Options every stage subcommand shares: ``--profile``, ``--run-dir``, ``--set``."""
+"""Options every stage subcommand shares: ``--profile``, ``--run-dir``, ``--set``, and ``--shard I/N``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,20 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
                         help="run directory holding every stage's artifacts (default: runs/<profile>)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="STAGE.KEY=VALUE",
                         help="override one config value (repeatable), e.g. --set synthesis.steps=30")
+
+
+def add_shard_arg(parser: argparse.ArgumentParser, what: str = "take part I of N of the work") -> None:
+    """``--shard I/N``, the one sharding option of every stage (SLURM arrays; torchrun ranks nest inside it)."""
+    parser.add_argument("--shard", metavar="I/N", default=None,
+                        help=f"{what}, e.g. 3/8 (SLURM: $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT); "
+                             "torchrun's RANK/WORLD_SIZE split it further (default 0/1)")
+
+
+def shard_from_args(args: argparse.Namespace):
+    """This process's :class:`~synthvlm_repro.runtime.distributed.Shard`: ``--shard`` with the launcher's ranks."""
+    from synthvlm_repro.runtime.distributed import current_shard, parse_shard
+
+    return current_shard(parse_shard(args.shard) if args.shard else None)
 
 
 def context_from_args(args: argparse.Namespace) -> RunContext:

@@ -8,7 +8,7 @@ kit renders prompts itself.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 SYSTEM_PROMPT = ("A chat between a curious user and an artificial intelligence assistant. "
                  "The assistant gives helpful, detailed, and polite answers to the user's questions.")
@@ -30,3 +30,13 @@ def vicuna_v1_prompt(turns: Sequence[tuple[str, str | None]]) -> str:
         else:
             text += f"{role}: {message}" + (SEP if role == ROLES[0] else SEP2)
     return text
+
+
+def first_gpt_turn(record) -> Any:
+    """The caption of a LLaVA record (``{"conversations": [{"from", "value"}, ...]}``): the value of its first
+    ``gpt`` turn, as stored (the caller checks its type); None when the record has no such turn."""
+    turns = record.get("conversations") if isinstance(record, dict) else None
+    for turn in turns if isinstance(turns, list) else []:
+        if isinstance(turn, dict) and turn.get("from") == "gpt":
+            return turn.get("value")
+    return None

@@ -257,7 +257,8 @@ def test_cli_help_documents_every_option(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["evaluate", "--help"])
     text = capsys.readouterr().out
-    for opt in ("--profile", "--run-dir", "--set", "--shard", "--num-shards", "--with-mmlu", "--out",
+    assert "--num-shards" not in text  # one sharding spelling across stages: --shard I/N
+    for opt in ("--profile", "--run-dir", "--set", "--shard", "--with-mmlu", "--out",
                 "--lmms-tasks", "--lmms-limit", "answer", "score", "mmlu", "fixtures", "lmms-eval"):
         assert opt in text, opt
 
@@ -290,8 +291,8 @@ def test_cli_answers_in_shards_then_scores(tmp_path, capsys):
 
     common = ["--run-dir", str(tmp_path / "run"), "--set", "evaluation.benchmarks=[gqa,mme]",
               "--set", "evaluation.limit=2"]
-    for shard in ("0", "1"):
-        assert main(["evaluate", "answer", "--shard", shard, "--num-shards", "2", *common]) == 0
+    for shard in ("0/2", "1/2"):
+        assert main(["evaluate", "answer", "--shard", shard, *common]) == 0
     assert main(["evaluate", "score", *common]) == 0
     out = capsys.readouterr().out
     assert "shard 1/2: gqa/testdev_balanced=1" in out

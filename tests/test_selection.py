@@ -13,6 +13,7 @@ from PIL import Image
 from synthvlm_repro.config import load_config
 from synthvlm_repro.paths import RunPaths
 from synthvlm_repro.run_context import RunContext
+from synthvlm_repro.runtime.distributed import Shard
 from synthvlm_repro.selection.instructions import BRIEF_DESCRIPTION_INSTRUCTIONS, brief_instruction
 from synthvlm_repro.selection.scoring import (IncompleteScoresError, merge_scores, read_manifest, score_rows,
                                               shard_rows)
@@ -75,7 +76,7 @@ def run_dir(tmp_path):
     return tmp_path
 
 
-def _score(run_dir, cfg, scorer, shard=(0, 1), parts="parts"):
+def _score(run_dir, cfg, scorer, shard=Shard(), parts="parts"):
     rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
     n = score_rows(rows, run_dir, cfg, "cpu", run_dir / parts, shard, scorer=scorer, progress=False)
     return rows, n
@@ -198,27 +199,16 @@ def test_worker_fetches_regroup_into_model_batches(run_dir, cfg, scorer, monkeyp
 
 def test_shards_partition_captions_and_merge_to_the_single_run(run_dir, cfg, scorer):
     rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
-    parts = [shard_rows(rows, (i, 3)) for i in range(3)]
+    parts = [shard_rows(rows, Shard(i, 3)) for i in range(3)]
     assert sum(len(p) for p in parts) == len(rows)
     assert all(set(p.caption_id).isdisjoint(q.caption_id) for i, p in enumerate(parts) for q in parts[i + 1:])
-    _score(run_dir, cfg, scorer, (0, 2), "sharded")
+    _score(run_dir, cfg, scorer, Shard(0, 2), "sharded")
     with pytest.raises(IncompleteScoresError, match="not scored yet"):
         merge_scores(rows, run_dir / "sharded", 0.5)
-    _score(run_dir, cfg, scorer, (1, 2), "sharded")
-    _score(run_dir, cfg, scorer, (0, 1), "single")
+    _score(run_dir, cfg, scorer, Shard(1, 2), "sharded")
+    _score(run_dir, cfg, scorer, Shard(), "single")
     pd.testing.assert_frame_equal(merge_scores(rows, run_dir / "sharded", 0.5),
                                   merge_scores(rows, run_dir / "single", 0.5))
-
-
-def test_shard_from_argument_or_torchrun_env(monkeypatch):
-    from synthvlm_repro.selection.scoring import parse_shard
-
-    assert parse_shard("3/8") == (3, 8)
-    monkeypatch.setenv("RANK", "1")
-    monkeypatch.setenv("WORLD_SIZE", "4")
-    assert parse_shard(None) == (1, 4)
-    with pytest.raises(ValueError, match="need 0 <= i < n"):
-        parse_shard("8/8")
 
 
 def test_bad_manifest_is_a_one_line_error(tmp_path):

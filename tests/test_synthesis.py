@@ -10,11 +10,11 @@ import torch
 
 from synthvlm_repro.atomic import write_json
 from synthvlm_repro.run_context import prepare_run
+from synthvlm_repro.runtime.distributed import Shard
 from synthvlm_repro.sample_data import load_sample_captions
 from synthvlm_repro.synthesis.batch_invariance import batch_invariant
 from synthvlm_repro.synthesis.images import broken_reason
 from synthvlm_repro.synthesis.pipelines import ImageGenerator
-from synthvlm_repro.synthesis.plan import Shard
 from synthvlm_repro.synthesis.run import IncompleteManifestError, merge, synthesize
 
 N_CAPTIONS = 6

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from synthvlm_repro.synthesis.plan import (Shard, batches, current_shard, file_stem, image_relpath, item_seed,
-                                           load_captions, parse_shard, plan_items)
+from synthvlm_repro.runtime.distributed import Shard
+from synthvlm_repro.synthesis.plan import batches, file_stem, image_relpath, item_seed, load_captions, plan_items
 
 
 def _captions(n):
@@ -38,18 +38,6 @@ def test_shards_cover_every_batch_once(count):
     all_batches = batches(plan_items(_captions(11), 1, 0, 2, "jpg"))
     taken = [batch[0].batch for s in range(count) for batch in Shard(s, count).take(all_batches)]
     assert sorted(taken) == list(range(len(all_batches)))
-
-
-def test_shard_parsing_and_launcher_ranks(monkeypatch):
-    assert parse_shard("3/8") == Shard(3, 8)
-    with pytest.raises(ValueError, match="INDEX/COUNT"):
-        parse_shard("3")
-    with pytest.raises(ValueError, match="0 <= index < count"):
-        parse_shard("8/8")
-    monkeypatch.setenv("RANK", "1")
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    assert current_shard() == Shard(1, 2)
-    assert current_shard(Shard(2, 4)) == Shard(5, 8)  # array task 2 of 4, each running 2 ranks
 
 
 def test_caption_file_errors_name_the_file_and_row(tmp_path):

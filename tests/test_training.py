@@ -9,7 +9,8 @@ import torch
 
 from synthvlm_repro.config import load_config
 from synthvlm_repro.paths import RunPaths
-from synthvlm_repro.training.builder import build_llava, image_tokens_per_image, load_llava, save_llava
+from synthvlm_repro.runtime.llava import load_llava
+from synthvlm_repro.training.builder import build_llava, image_tokens_per_image, save_llava
 from synthvlm_repro.training.data import DataError, LlavaCollator, LlavaDataset, check_labels, read_llava_json
 from synthvlm_repro.training.sample_mix import build_sample_mix, build_sample_pretrain
 from synthvlm_repro.training.train import gradient_accumulation, set_trainable, train_stage

@@ -17,7 +17,8 @@ import torch
 from synthvlm_repro.config import load_config
 from synthvlm_repro.paths import RunPaths
 from synthvlm_repro.run_context import prepare_run
-from synthvlm_repro.training.builder import build_llava, image_tokens_per_image, load_llava
+from synthvlm_repro.runtime.llava import load_llava
+from synthvlm_repro.training.builder import build_llava, image_tokens_per_image
 from synthvlm_repro.training.data import LlavaCollator, LlavaDataset, check_labels
 from synthvlm_repro.training.sample_mix import build_sample_pretrain
 from synthvlm_repro.training.templates import IGNORE_INDEX

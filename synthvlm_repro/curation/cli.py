@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from synthvlm_repro.cli_common import add_run_args, context_from_args
+from synthvlm_repro.cli_common import add_run_args, add_shard_arg, context_from_args, shard_from_args
 
 EPILOG = """sharded model steps (perplexity, CLIP, BLIP-ITM, judge), each shard resumable, the last one merges:
   synthvlm-repro curate --profile paper --shard 0/2 &  synthvlm-repro curate --profile paper --shard 1/2
@@ -24,10 +24,8 @@ def _cmd_curate(args: argparse.Namespace) -> int:
             args.overrides.append(f"curation.{key}={value}")
     if args.skip_bad_rows:
         args.overrides.append("curation.skip_bad_rows=true")
-    from synthvlm_repro.synthesis.plan import current_shard, parse_shard
-
     ctx = context_from_args(args)
-    shard = current_shard(parse_shard(args.shard) if args.shard else None)
+    shard = shard_from_args(args)
     result = curate(ctx.cfg.curation, ctx.paths, ctx.device, ctx.cfg.seed, progress=not args.quiet,
                     shard=None if args.merge else shard, merge=args.merge)
     if result.partial:
@@ -67,8 +65,7 @@ def register(subparsers) -> None:
                    help="quarantine malformed rows into rejected.parquet instead of stopping at the first one")
     p.add_argument("--no-figures", action="store_true", help="do not write the funnel and histogram figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--shard", metavar="INDEX/COUNT", default=None,
-                   help="score part INDEX of COUNT of the model steps (SLURM arrays); combines with torchrun ranks")
+    add_shard_arg(p, "score part I of N of the model steps")
     p.add_argument("--merge", action="store_true",
                    help="merge the shards' cached scores into the outputs (fails if a shard is unfinished)")
     p.set_defaults(func=_cmd_curate)

@@ -9,12 +9,12 @@ header index is built once per worker) and parquet images from their row group, 
 from __future__ import annotations
 
 import io
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from synthvlm_repro.curation.image_text import load_rgb
+from synthvlm_repro.runtime.distributed import cpu_cores_per_rank
 
 FETCH = 8  # images per worker fetch; the main process regroups them into model batches
 
@@ -131,7 +131,7 @@ def stream_images(refs: Sequence[str], batch_size: int, workers: int | None = No
     from torch.utils.data import DataLoader
 
     if workers is None:  # the main process keeps a core for the model; on <= 2 cores workers only add
-        cores = max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))  # IPC
+        cores = cpu_cores_per_rank()  # IPC
         workers = cores - 1 if cores > 2 else 0
     workers = min(workers, -(-len(refs) // FETCH)) if refs else 0
     loader = DataLoader(_Decode(refs), batch_size=FETCH, num_workers=workers, collate_fn=list,

@@ -289,8 +289,9 @@ class VllmJudge:
 
         path = str(resolve_model(ref))
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        vllm_dtype = {"auto": "bfloat16", "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[dtype]
-        self.llm = LLM(model=path, dtype=vllm_dtype, enable_prefix_caching=True,
+        from synthvlm_repro.runtime.dtypes import library_dtype, resolve_dtype
+
+        self.llm = LLM(model=path, dtype=library_dtype(resolve_dtype(dtype, "cuda")), enable_prefix_caching=True,
                        tensor_parallel_size=max(1, torch.cuda.device_count()))
         self.params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
         context = self.llm.llm_engine.model_config.max_model_len

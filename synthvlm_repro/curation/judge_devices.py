@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
+
+from synthvlm_repro.runtime.distributed import local_rank, local_world_size
+from synthvlm_repro.runtime.dtypes import bytes_per_param, resolve_dtype
 
 log = logging.getLogger(__name__)
 
 # Memory a replica needs: weights x 1.05 (buffers, fragmentation) + 4 GiB (a batch's KV cache and activations).
 HEADROOM, SPARE_BYTES = 1.05, 4 << 30
-_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 
 def weight_bytes(path: Path, dtype: str) -> int:
@@ -33,7 +34,7 @@ def weight_bytes(path: Path, dtype: str) -> int:
         total += sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
     if not total:
         return sum(f.stat().st_size for f in Path(path).glob("*.bin"))
-    return total * _BYTES.get(dtype, 2)
+    return total * bytes_per_param(dtype)
 
 
 def gpu_groups(n_gpus: int, group_size: int) -> list[list[int]]:
@@ -64,7 +65,8 @@ def group_for_rank(n_gpus: int, gpu_bytes: int, model_bytes: int, local_rank: in
 
 def load_judge_lm(ref: str, device: str, dtype: str = "auto"):
     """``(model, tokenizer)`` of the judge LM on ``device``; on CUDA on this rank's GPU group."""
-    from synthvlm_repro.curation.lm import load_causal_lm, torch_dtype
+    from synthvlm_repro.curation.lm import load_causal_lm
+    from synthvlm_repro.runtime.dtypes import torch_dtype
 
     if not device.startswith("cuda") or device.startswith("cuda:"):
         return load_causal_lm(ref, device, dtype, padding_side="left")
@@ -76,9 +78,8 @@ def load_judge_lm(ref: str, device: str, dtype: str = "auto"):
     path = resolve_model(ref)
     n = torch.cuda.device_count()
     gpu_bytes = min(torch.cuda.get_device_properties(i).total_memory for i in range(n))
-    resolved_dtype = dtype if dtype != "auto" else "bf16"
-    group = group_for_rank(n, gpu_bytes, weight_bytes(path, resolved_dtype), int(os.environ.get("LOCAL_RANK", 0)),
-                           int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    group = group_for_rank(n, gpu_bytes, weight_bytes(path, resolve_dtype(dtype, device)), local_rank(),
+                           local_world_size())
     log.info("judge replica on GPUs %s", group)
     device_map = {"": group[0]} if len(group) == 1 else "auto"
     kwargs = {} if len(group) == 1 else {"max_memory": {g: int(gpu_bytes * 0.9) for g in group}}

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 from synthvlm_repro.models import resolve_model
-
-
-def torch_dtype(name: str, device: str):
-    """``auto`` = bf16 on CUDA, fp32 elsewhere."""
-    import torch
-
-    if name == "auto":
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+from synthvlm_repro.runtime.dtypes import torch_dtype
 
 
 def load_causal_lm(ref: str, device: str, dtype: str = "auto", padding_side: str = "left"):

@@ -32,6 +32,7 @@ from synthvlm_repro.curation.rules import load_flagged_words, map_ordered, rule_
 from synthvlm_repro.curation.score_cache import IncompleteScoresError, ScoreCache, score_batched
 from synthvlm_repro.curation.stats import STAT_COLUMNS
 from synthvlm_repro.models import model_revision, resolve_model
+from synthvlm_repro.runtime.distributed import local_rank_device
 
 log = logging.getLogger(__name__)
 
@@ -384,22 +385,12 @@ def _judge(cfg, funnel: _Funnel, scoring: _Scoring, cache_root: Path, device: st
         log.info("judge ran in record-only mode: answers kept in judge_answer / judge_verdict, nothing dropped")
 
 
-def _step_device(device: str) -> str:
-    """Under torchrun each rank's CLIP/BLIP/perplexity models go to the first GPU of its slice of the node."""
-    if device != "cuda" or "LOCAL_RANK" not in os.environ:
-        return device
-    import torch
-
-    per_rank = max(1, torch.cuda.device_count() // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-    return f"cuda:{int(os.environ['LOCAL_RANK']) * per_rank}"
-
-
 def curate(cfg, paths, device: str = "cpu", seed: int = 0, progress: bool = True, shard=None,
            merge: bool = False) -> CurationResult:
     """Run stage 01 with a :class:`CurationConfig` into ``paths`` (a :class:`RunPaths`); returns the result
     and writes ``curated.parquet``, ``rejected.parquet``, ``captions.json`` and ``funnel.json``.
 
-    With ``shard`` (a :class:`~synthvlm_repro.synthesis.plan.Shard` of count > 1) the model steps score only
+    With ``shard`` (a :class:`~synthvlm_repro.runtime.distributed.Shard` of count > 1) the model steps score only
     this shard's share of the survivors into ``captions/cache/`` and nothing else is written; the last shard
     to finish merges (as does ``merge=True``: every score must be cached, no model is loaded).
     """
@@ -430,7 +421,7 @@ def curate(cfg, paths, device: str = "cpu", seed: int = 0, progress: bool = True
 def _model_steps(cfg, funnel: _Funnel, scoring: _Scoring, cache_root: Path, device: str) -> None:
     for name, model_step in (("perplexity", _perplexity), ("image_text", _image_text), ("judge", _judge)):
         if len(funnel.kept):
-            model_step(cfg, funnel, scoring, cache_root, device if name == "judge" else _step_device(device))
+            model_step(cfg, funnel, scoring, cache_root, device if name == "judge" else local_rank_device(device))
         else:  # never load a 70B judge for nothing
             funnel.skip(name, "no captions left")
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from synthvlm_repro.conversation import first_gpt_turn
+
 log = logging.getLogger(__name__)
 
 FORMATS = ("synthvlm", "llava", "jsonl", "csv", "parquet")
@@ -105,14 +107,6 @@ def read_chunks(path: str | Path, fmt: str = "auto", chunk_rows: int = 50_000) -
         raise CaptionInputError(f"{path}: the caption source has no rows")
 
 
-def _llava_caption(record: dict) -> Any:
-    turns = record.get("conversations")
-    for turn in turns if isinstance(turns, list) else []:
-        if isinstance(turn, dict) and turn.get("from") == "gpt":
-            return turn.get("value")
-    return None
-
-
 def _add_unreadable(chunk: RawChunk, row: int, reason: str) -> None:
     chunk.ids.append(None)
     chunk.captions.append(None)
@@ -125,7 +119,7 @@ def _add_record(chunk: RawChunk, row: int, record: Any, fmt: str) -> None:
         _add_unreadable(chunk, row, f"record is a {type(record).__name__}, not an object")
         return
     chunk.ids.append(record.get("id"))
-    chunk.captions.append(_llava_caption(record) if fmt == "llava" else record.get("caption"))
+    chunk.captions.append(first_gpt_turn(record) if fmt == "llava" else record.get("caption"))
     chunk.images.append(record.get("image"))
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from synthvlm_repro.cli_common import add_run_args, context_from_args
+from synthvlm_repro.cli_common import add_run_args, add_shard_arg, context_from_args, shard_from_args
 
 EPILOG = """\
 steps:
   all        answer + score + MMLU in one process, then write evaluation/results.{csv,json}
   answer     answer this shard's questions (resumable); run once per GPU, e.g.
                for i in 0 1 2 3 4 5 6 7; do CUDA_VISIBLE_DEVICES=$i synthvlm-repro evaluate answer \\
-                 --profile paper --shard $i --num-shards 8 & done; wait
-             (under torchrun the shard comes from RANK / WORLD_SIZE)
+                 --profile paper --shard $i/8 & done; wait
+             (under torchrun the shard comes from RANK / WORLD_SIZE, nested inside --shard)
   score      merge the shard answer files, score, write submissions/ and results.{csv,json}
   mmlu       MMLU only (lm-eval on the extracted language model); appended to the results table
   fixtures   write the tiny benchmark sets (LLaVA layout) into DIR (--out) and exit
@@ -38,9 +38,9 @@ def _cmd(args: argparse.Namespace) -> int:
         print(run_lmms_eval(checkpoint, args.lmms_tasks, ctx.paths.evaluation / "lmms_eval", limit=args.lmms_limit))
         return 0
     if args.step == "answer":
-        rank, world = (args.shard, args.num_shards) if args.num_shards else run.shard_from_env()
-        done = run.answer(ctx, rank, world)
-        print(f"shard {rank}/{world}: " + ", ".join(f"{b}/{s}={n}" for b, d in done.items() for s, n in d.items()))
+        shard = shard_from_args(args)
+        done = run.answer(ctx, shard.index, shard.count)
+        print(f"shard {shard}: " + ", ".join(f"{b}/{s}={n}" for b, d in done.items() for s, n in d.items()))
         return 0
     if args.step == "all":
         df = run.run_evaluation(ctx)
@@ -71,9 +71,7 @@ def register(subparsers) -> None:
     p.add_argument("step", choices=["all", "answer", "score", "mmlu", "fixtures", "lmms-eval"],
                    help="which step to run (see below)")
     add_run_args(p)
-    p.add_argument("--shard", type=int, default=0, help="answer: this process's shard index (default 0)")
-    p.add_argument("--num-shards", type=int, default=None,
-                   help="answer: number of shards (default: WORLD_SIZE from torchrun, else 1)")
+    add_shard_arg(p, "answer: answer part I of N of the questions")
     p.add_argument("--with-mmlu", action="store_true",
                    help="score: also run MMLU (if evaluation.mmlu) before writing the results table")
     p.add_argument("--out", default=None, help="fixtures: folder to write the tiny benchmark sets into")

@@ -18,34 +18,20 @@ from tqdm.auto import tqdm
 from synthvlm_repro.atomic import atomic_open
 from synthvlm_repro.evaluation.benchmarks import Question
 from synthvlm_repro.evaluation.prompting import IMAGE_TOKEN, expand_to_square, question_prompt
+from synthvlm_repro.runtime import llava as runtime_llava
+from synthvlm_repro.runtime.distributed import Shard
 
 log = logging.getLogger(__name__)
-DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-
-
-def torch_dtype(name: str, device: str):
-    import torch
-
-    if name == "auto":
-        name = "bf16" if device.startswith("cuda") else "fp32"
-    return getattr(torch, DTYPES[name])
 
 
 def load_llava(model_dir: str, device: str = "cpu", dtype: str = "auto"):
-    """``(model, processor)`` of a llava-hf checkpoint, in eval mode, tokenizer padding on the left."""
-    from transformers import AutoProcessor, LlavaForConditionalGeneration
-
-    model = LlavaForConditionalGeneration.from_pretrained(model_dir, dtype=torch_dtype(dtype, device))
-    processor = AutoProcessor.from_pretrained(model_dir)
-    processor.tokenizer.padding_side = "left"
-    return model.to(device).eval(), processor
+    """``(model, processor)`` of a llava-hf checkpoint on ``device``, eval mode, tokenizer padding on the left."""
+    return runtime_llava.load_llava(model_dir, dtype=dtype, device=device, padding_side="left")
 
 
 def shard_of(items: Sequence, rank: int, world: int) -> list:
     """Every ``world``-th item starting at ``rank`` (shards interleave so they stay balanced)."""
-    if not 0 <= rank < world:
-        raise ValueError(f"shard {rank} out of range for {world} shards")
-    return list(items[rank::world])
+    return Shard(rank, world).take(items)
 
 
 def read_answers(path: Path) -> dict[str, dict]:

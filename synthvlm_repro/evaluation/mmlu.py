@@ -19,6 +19,7 @@ import yaml
 
 from synthvlm_repro.atomic import atomic_open, write_json, write_text
 from synthvlm_repro.evaluation.mmlu_subjects import CATEGORY_OF, MMLU_CATEGORIES, MMLU_SUBJECTS
+from synthvlm_repro.runtime.dtypes import library_dtype
 
 TASK_PREFIX = "synthvlm_mmlu"
 PROMPT = "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choices[2]}}\nD. {{choices[3]}}\nAnswer:"
@@ -27,13 +28,15 @@ PROMPT = "{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nC. {{choic
 def extract_language_model(llava_dir: str, out_dir: Path) -> Path:
     """Save the language model of a llava-hf checkpoint (+ its tokenizer) as a causal-LM dir (cached)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoProcessor, LlavaForConditionalGeneration
+    from transformers import AutoModelForCausalLM
+
+    from synthvlm_repro.runtime.llava import load_llava
 
     marker = out_dir / ".extracted_from"
     source = _identity(Path(llava_dir))
     if marker.exists() and marker.read_text() == source:
         return out_dir
-    llava = LlavaForConditionalGeneration.from_pretrained(llava_dir, dtype="auto")
+    llava, processor = load_llava(llava_dir, dtype=None)  # as stored
     with torch.device("meta"):
         lm = AutoModelForCausalLM.from_config(llava.config.text_config, dtype=llava.dtype)
     lm.model.load_state_dict(llava.model.language_model.state_dict(), assign=True)
@@ -42,7 +45,7 @@ def extract_language_model(llava_dir: str, out_dir: Path) -> Path:
         lm.tie_weights()
     lm.generation_config = llava.generation_config
     lm.save_pretrained(out_dir)
-    AutoProcessor.from_pretrained(llava_dir).tokenizer.save_pretrained(out_dir)
+    processor.tokenizer.save_pretrained(out_dir)
     write_text(marker, source)
     return out_dir
 
@@ -124,9 +127,8 @@ def run_mmlu(lm_dir: Path, data_dir: Path, work_dir: Path, num_fewshot: int = 5,
     jsonl_dir = convert_hendrycks_csv(Path(data_dir), work_dir / "jsonl")
     task_dir = work_dir / "tasks"
     group = write_task_configs(jsonl_dir, task_dir, num_fewshot)
-    dtype_arg = {"auto": "auto", "fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}[dtype]
     out = lm_eval.simple_evaluate(
-        model="hf", model_args={"pretrained": str(lm_dir), "dtype": dtype_arg}, tasks=[group],
+        model="hf", model_args={"pretrained": str(lm_dir), "dtype": library_dtype(dtype)}, tasks=[group],
         batch_size=batch_size, device=device, limit=limit, log_samples=False, verbosity="WARNING",
         task_manager=TaskManager(include_path=str(task_dir), include_defaults=False))
     if out is None or "results" not in out:

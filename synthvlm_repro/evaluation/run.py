@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from synthvlm_repro.atomic import atomic_path, write_json
@@ -18,6 +17,7 @@ from synthvlm_repro.evaluation.fast_generate import generate_options
 from synthvlm_repro.evaluation.fixtures import LAYOUT_MARK, write_fixtures
 from synthvlm_repro.models import model_revision, resolve_model
 from synthvlm_repro.run_context import RunContext
+from synthvlm_repro.runtime.distributed import local_rank_device
 
 log = logging.getLogger(__name__)
 TINY_FALLBACK = "tiny:llava"
@@ -101,19 +101,12 @@ def _check_settings(ctx: RunContext, checkpoint: str) -> None:
         write_json(path, settings)
 
 
-def shard_from_env() -> tuple[int, int]:
-    """``(rank, world)`` from torchrun's ``RANK``/``WORLD_SIZE``, else ``(0, 1)``."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
 def answer(ctx: RunContext, rank: int = 0, world: int = 1) -> dict[str, dict[str, int]]:
     """Answer this shard's part of every benchmark split; returns ``{benchmark: {split: n answered}}``."""
     ev = ctx.cfg.evaluation
     _, checkpoint = model_under_test(ctx)
     _check_settings(ctx, checkpoint)
-    device = ctx.device
-    if device == "cuda" and "LOCAL_RANK" in os.environ:
-        device = f"cuda:{os.environ['LOCAL_RANK']}"
+    device = local_rank_device(ctx.device)
     loaded = None  # loaded on first need, so a finished rerun costs no model load
     done: dict[str, dict[str, int]] = {}
     for name in ev.benchmarks:

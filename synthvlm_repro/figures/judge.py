@@ -22,7 +22,6 @@ from synthvlm_repro.figures.preference import append_jsonl, read_jsonl
 PROMPT = ("Two images are shown side by side: A on the left and B on the right. Which image matches this "
           "caption better and looks better? Caption: \"{caption}\"\nAnswer with the option's letter, A or B.")
 ANSWERS = (" A", " B")
-DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32"}
 
 
 def side_by_side(left: Image.Image, right: Image.Image, size: int = 672, gap: int = 8) -> Image.Image:
@@ -41,20 +40,13 @@ class LlavaJudge:
     """Scores "A vs B" prompts with a llava-hf ``LlavaForConditionalGeneration``."""
 
     def __init__(self, model_ref: str, device: str = "cpu", dtype: str = "fp16"):
-        import torch
-        from transformers import AutoProcessor, LlavaForConditionalGeneration
+        from synthvlm_repro.runtime.dtypes import torch_dtype
+        from synthvlm_repro.runtime.llava import load_llava
 
-        from synthvlm_repro.models import resolve_model
-
-        if device == "cpu":
-            dtype = "fp32"  # half precision matmuls on CPU are slow or unsupported
         self.name = model_ref
         self.device = device
-        path = resolve_model(model_ref)
-        self.processor = AutoProcessor.from_pretrained(path)
-        self.processor.tokenizer.padding_side = "right"
-        self.model = LlavaForConditionalGeneration.from_pretrained(
-            path, dtype=getattr(torch, DTYPES[dtype])).to(device).eval()
+        self.model, self.processor = load_llava(model_ref, torch_dtype(dtype, device, half_needs_cuda=True), device,
+                                                padding_side="right")
 
     def prompt(self, caption: str) -> str:
         messages = [{"role": "user", "content": [{"type": "image"},

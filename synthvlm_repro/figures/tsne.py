@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synthvlm_repro.conversation import first_gpt_turn
 from synthvlm_repro.figures.artifacts import MissingInput
 from synthvlm_repro.figures.pairs import item_seed
 
@@ -20,10 +21,10 @@ def llava_json_pairs(path: str | Path) -> pd.DataFrame:
         raise MissingInput(f"{path}: t-SNE dataset file not found")
     rows = []
     for i, rec in enumerate(json.loads(path.read_text(encoding="utf-8"))):
-        turns = [t["value"] for t in rec.get("conversations", []) if t.get("from") == "gpt"]
-        if not turns or not rec.get("image"):
+        caption = first_gpt_turn(rec)
+        if caption is None or not rec.get("image"):
             raise MissingInput(f"{path}: record {i} has no image or no gpt turn")
-        rows.append({"id": str(rec.get("id", i)), "caption": turns[0], "image": str(path.parent / rec["image"])})
+        rows.append({"id": str(rec.get("id", i)), "caption": caption, "image": str(path.parent / rec["image"])})
     return pd.DataFrame(rows)
 
 

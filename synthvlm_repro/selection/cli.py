@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from synthvlm_repro.cli_common import add_run_args, context_from_args
+from synthvlm_repro.cli_common import add_run_args, add_shard_arg, context_from_args, shard_from_args
 
 EPILOG = """examples:
   synthvlm-repro selection run --profile paper --run-dir /scratch/synthvlm
@@ -27,12 +27,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from synthvlm_repro.selection.scoring import parse_shard, score_manifest
+    from synthvlm_repro.selection.scoring import score_manifest
 
     ctx = context_from_args(args)
-    shard = parse_shard(args.shard)
+    shard = shard_from_args(args)
     parts = score_manifest(ctx, shard, device=args.device, progress=not args.no_progress)
-    print(f"shard {shard[0]}/{shard[1]} scored into {parts}; run `selection select` once every shard is done")
+    print(f"shard {shard} scored into {parts}; run `selection select` once every shard is done")
     return 0
 
 
@@ -68,7 +68,7 @@ def _common(parser: argparse.ArgumentParser, device: bool = True) -> None:
     add_run_args(parser)
     if device:
         parser.add_argument("--device", default=None,
-                            help="torch device (default: the profile's; under torchrun cuda:LOCAL_RANK)")
+                            help="torch device (default: the profile's; under torchrun this rank's GPU)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -87,8 +87,7 @@ def add_arguments(actions) -> None:
                                            "selection/score_parts/; skips pairs already scored.",
                                epilog=EPILOG, formatter_class=fmt)
     _common(score)
-    score.add_argument("--shard", default=None, metavar="I/N",
-                       help="this process's shard, e.g. 3/8 (default: torchrun's RANK/WORLD_SIZE, else 0/1)")
+    add_shard_arg(score, "score part I of N of the captions")
     score.set_defaults(func=_cmd_score)
 
     select = actions.add_parser("select", help="merge the shards' scores, select, write the LLaVA set",

@@ -13,16 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from synthvlm_repro.models import load_open_clip
+from synthvlm_repro.runtime.dtypes import resolve_dtype, torch_dtype
 
 HESSEL_SCALE = 2.5
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def resolve_precision(precision: str, device: str) -> str:
-    """``auto`` is fp16 on CUDA (as the official code runs) and fp32 elsewhere."""
-    if precision == "auto":
-        return "fp16" if str(device).startswith("cuda") else "fp32"
-    return precision
 
 
 class ClipScorer:
@@ -31,9 +24,9 @@ class ClipScorer:
     def __init__(self, model: str, pretrained: str | None, device: str = "cpu", precision: str = "auto",
                  caption_prefix: str = "A photo depicts "):
         self.device = device
-        self.precision = resolve_precision(precision, device)
+        self.precision = resolve_dtype(precision, str(device), auto="fp16")  # fp16 on CUDA, as the official code
         self.model, self.preprocess, self.tokenizer = load_open_clip(model, pretrained, device, self.precision)
-        self.dtype = PRECISIONS[self.precision]
+        self.dtype = torch_dtype(self.precision)
         self.caption_prefix = caption_prefix
 
     def tokenize(self, captions: Sequence[str]) -> torch.Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from synthvlm_repro.atomic import write_parquet
+from synthvlm_repro.runtime.distributed import Shard
 from synthvlm_repro.selection.scoring import merge_scores, read_manifest, score_manifest
 from synthvlm_repro.selection.select import run_selection
 
@@ -19,6 +20,6 @@ def merge_and_write_scores(ctx, parts_dir) -> pd.DataFrame:
 
 def run_stage(ctx, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every candidate (resuming), write ``scores.parquet``, select and export; returns both tables."""
-    parts_dir = score_manifest(ctx, shard=(0, 1), progress=progress)
+    parts_dir = score_manifest(ctx, shard=Shard(), progress=progress)
     scores = merge_and_write_scores(ctx, parts_dir)
     return scores, run_selection(ctx, scores)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from synthvlm_repro.atomic import write_parquet
+from synthvlm_repro.conversation import first_gpt_turn
 from synthvlm_repro.path_policy import PathPolicyError, resolve_within
 
 # paper.md §3.1: CLIPScore and SSIM from the "awesome data-synthesis" list's SynthVLM entry, the
@@ -98,7 +99,7 @@ def load_pairs(path: str | Path, image_dir: str | Path | None = None, limit: int
             if "image" not in rec:  # text-only rows (as in LLaVA's SFT mix) have nothing to score
                 continue
             if "conversations" in rec:
-                caption = next((t["value"] for t in rec["conversations"] if t.get("from") == "gpt"), None)
+                caption = first_gpt_turn(rec)
             else:
                 caption = rec.get("caption")
             if not isinstance(caption, str):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from synthvlm_repro.atomic import write_json, write_parquet
 from synthvlm_repro.image_checks import is_near_constant
+from synthvlm_repro.runtime.distributed import Shard, cpu_cores_per_rank, current_shard, local_rank_device
 from synthvlm_repro.path_policy import PathPolicyError, resolve_within
 from synthvlm_repro.selection.ssim import round_trip_pair, ssim_skimage
 
@@ -66,24 +66,9 @@ def read_manifest(path: Path) -> pd.DataFrame:
     return df.sort_values(KEY, kind="stable").reset_index(drop=True)
 
 
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """``"i/n"`` → ``(i, n)``; None → torchrun's ``RANK/WORLD_SIZE`` if set, else ``(0, 1)``."""
-    if text is None:
-        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard {text!r}: expected i/n, e.g. 0/8") from None
-    if not 0 <= i < n:
-        raise ValueError(f"--shard {text!r}: need 0 <= i < n")
-    return i, n
-
-
-def shard_rows(df: pd.DataFrame, shard: tuple[int, int]) -> pd.DataFrame:
-    """The rows of shard ``i`` of ``n``: captions in sorted-id order dealt round-robin."""
-    i, n = shard
-    captions = np.sort(df["caption_id"].unique())
-    mine = set(captions[i::n])
+def shard_rows(df: pd.DataFrame, shard: Shard) -> pd.DataFrame:
+    """The rows of ``shard``: captions in sorted-id order dealt round-robin."""
+    mine = set(shard.take(np.sort(df["caption_id"].unique())))
     return df[df["caption_id"].isin(mine)].reset_index(drop=True)
 
 
@@ -229,7 +214,7 @@ def _read_parts(parts_dir: Path) -> pd.DataFrame:
 
 
 def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_dir: Path,
-               shard: tuple[int, int] = (0, 1), scorer=None, progress: bool = True) -> int:
+               shard: Shard = Shard(), scorer=None, progress: bool = True) -> int:
     """Score this shard's rows not yet in ``parts_dir``; returns how many were scored now.
 
     ``rows`` has ``caption_id, candidate, caption, path, status`` (and optionally ``error``); ``path`` is
@@ -251,7 +236,7 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
     rows = rows.reset_index(drop=True)
     if rows.empty:
         return 0
-    shard_dir = parts_dir / f"shard-{shard[0]:04d}-of-{shard[1]:04d}"
+    shard_dir = parts_dir / f"shard-{shard.index:04d}-of-{shard.count:04d}"
     shard_dir.mkdir(parents=True, exist_ok=True)
     part_no = len(list(shard_dir.glob("part-*.parquet")))
 
@@ -273,7 +258,7 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
         backend = cfg.ssim_backend
         if backend == "auto":
             backend = "torch" if str(device).startswith("cuda") else "skimage"
-        workers = default_workers() if cfg.num_workers is None else cfg.num_workers
+        workers = cpu_cores_per_rank() if cfg.num_workers is None else cfg.num_workers
         if cfg.decode == "gpu":  # nvJPEG on the scoring GPU (selection/gpu_decode.py)
             from synthvlm_repro.selection.gpu_decode import check_decode_device, decoded_batches
 
@@ -298,7 +283,7 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
             window = [c for c in dict.fromkeys(todo["caption"].iloc[start:text_window_end]) if c not in text_cache]
             text_cache.update(zip(window, scorer.encode_texts(window)))
 
-        bar = tqdm(total=len(todo), desc=f"scoring shard {shard[0]}/{shard[1]}", unit="img", disable=not progress)
+        bar = tqdm(total=len(todo), desc=f"scoring shard {shard}", unit="img", disable=not progress)
         for batch in batches:
             for d in batch["failed"]:
                 records.append(_record(todo.iloc[d.index], None, None, d.status, d.error))
@@ -381,27 +366,15 @@ def merge_scores(rows: pd.DataFrame, parts_dir: Path, ssim_weight: float) -> pd.
     return merged[cols].sort_values(KEY, kind="stable").reset_index(drop=True)
 
 
-def score_manifest(ctx, shard: tuple[int, int] | None = None, device: str | None = None,
+def score_manifest(ctx, shard: Shard | None = None, device: str | None = None,
                    progress: bool = True) -> Path:
     """Score this shard of the run's synthesis manifest; returns the parts folder for these settings."""
     cfg = ctx.cfg.selection
-    device = device or _shard_device(ctx.device)
+    device = device or local_rank_device(ctx.device)
     fingerprint, payload = settings_fingerprint(cfg)
     parts_dir = ctx.paths.selection / "score_parts" / fingerprint
     parts_dir.mkdir(parents=True, exist_ok=True)
     write_json(parts_dir / "settings.json", payload)
     rows = read_manifest(ctx.paths.synthesis_manifest)
-    score_rows(rows, ctx.paths.root, cfg, device, parts_dir, shard or parse_shard(None), progress=progress)
+    score_rows(rows, ctx.paths.root, cfg, device, parts_dir, shard or current_shard(), progress=progress)
     return parts_dir
-
-
-def default_workers() -> int:
-    """One DataLoader worker per CPU core, shared among the ranks torchrun started on this node."""
-    return max(1, len(os.sched_getaffinity(0)) // int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
-
-
-def _shard_device(device: str) -> str:
-    """Under torchrun each rank takes ``cuda:LOCAL_RANK``."""
-    if device == "cuda" and "LOCAL_RANK" in os.environ:
-        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
-    return device

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from synthvlm_repro.cli_common import add_run_args, context_from_args
+from synthvlm_repro.cli_common import add_run_args, add_shard_arg, context_from_args
 
 EPILOG = """examples:
   synthvlm-repro synthesis run --profile paper --run-dir /scratch/synthvlm
@@ -19,7 +19,7 @@ Runs resume: rerun the same command after a crash and finished images are skippe
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from synthvlm_repro.synthesis.plan import parse_shard
+    from synthvlm_repro.runtime.distributed import parse_shard
     from synthvlm_repro.synthesis.run import synthesize
 
     ctx = context_from_args(args)
@@ -72,8 +72,7 @@ def add_arguments(sub) -> None:
                                      "shard to finish writes synthesis/manifest.parquet. Shards come from RANK/"
                                      "WORLD_SIZE (torchrun, accelerate launch) and --shard.")
     add_run_args(run)
-    run.add_argument("--shard", metavar="INDEX/COUNT", default=None,
-                     help="take part INDEX of COUNT (SLURM arrays); combines with torchrun ranks")
+    add_shard_arg(run, "render part I of N of the batches")
     run.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     run.set_defaults(func=_cmd_run)
 

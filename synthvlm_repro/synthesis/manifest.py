@@ -16,7 +16,8 @@ import os
 from pathlib import Path
 
 from synthvlm_repro.atomic import write_json, write_parquet
-from synthvlm_repro.synthesis.plan import Shard, WorkItem
+from synthvlm_repro.runtime.distributed import Shard
+from synthvlm_repro.synthesis.plan import WorkItem
 
 DONE_STATUSES = ("ok", "broken")
 

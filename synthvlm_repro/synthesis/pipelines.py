@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from synthvlm_repro.models import model_revision, resolve_model
+from synthvlm_repro.runtime.dtypes import torch_dtype
 from synthvlm_repro.synthesis.batch_invariance import batch_invariant
 from synthvlm_repro.synthesis.config import SynthesisConfig
 
 log = logging.getLogger(__name__)
-DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class ImageGenerator:
         """Load the configured pipelines onto ``device`` with the configured dtype, VAE, scheduler, attention."""
         from diffusers import AutoencoderKL, AutoPipelineForText2Image, DiffusionPipeline
 
-        dtype = DTYPES[cfg.dtype]
+        dtype = torch_dtype(cfg.dtype)
         extra = {name: None for name in cfg.drop_components}
         if cfg.vae:
             extra["vae"] = AutoencoderKL.from_pretrained(resolve_model(cfg.vae), dtype=dtype)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,39 +95,3 @@ def batches(items: list[WorkItem]) -> list[list[WorkItem]]:
     for item in items:
         out.setdefault(item.batch, []).append(item)
     return list(out.values())
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Which part of the work this process does: ``index`` of ``count`` (batches ``index::count``)."""
-
-    index: int = 0
-    count: int = 1
-
-    def __post_init__(self):
-        if not (self.count >= 1 and 0 <= self.index < self.count):
-            raise ValueError(f"shard {self.index}/{self.count}: need 0 <= index < count")
-
-    @property
-    def name(self) -> str:
-        return f"{self.index:05d}-of-{self.count:05d}"
-
-    def take(self, all_batches: list[list[WorkItem]]) -> list[list[WorkItem]]:
-        return all_batches[self.index::self.count]
-
-
-def parse_shard(text: str) -> Shard:
-    """``"i/n"`` (SLURM arrays: ``--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT``)."""
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard {text!r}: expected INDEX/COUNT, e.g. 0/8") from None
-    return Shard(i, n)
-
-
-def current_shard(array_shard: Shard | None = None) -> Shard:
-    """This process's shard: the launcher's ``RANK``/``WORLD_SIZE`` (torchrun, accelerate, multi-node),
-    nested inside an optional ``--shard i/n`` (e.g. one SLURM array task running torchrun)."""
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    outer = array_shard or Shard()
-    return Shard(outer.index * world + rank, outer.count * world)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +11,13 @@ from tqdm.auto import tqdm
 
 from synthvlm_repro.atomic import write_bytes
 from synthvlm_repro.run_context import RunContext
+from synthvlm_repro.runtime.distributed import Shard, current_shard, local_rank_device
 from synthvlm_repro.synthesis.config import SynthesisConfig
 from synthvlm_repro.synthesis.images import broken_reason, encode
 from synthvlm_repro.synthesis.manifest import (IncompleteManifestError, Journal, all_shards_done, finished_rows,
                                                job_hash, mark_done, merge_manifest, read_journals, write_settings)
 from synthvlm_repro.synthesis.pipelines import ImageGenerator, model_identity
-from synthvlm_repro.synthesis.plan import Shard, WorkItem, batches, current_shard, load_captions, plan_items
+from synthvlm_repro.synthesis.plan import WorkItem, batches, load_captions, plan_items
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,6 @@ def job_items(ctx: RunContext) -> list[WorkItem]:
     return plan_items(captions, cfg.repeat, ctx.cfg.seed, cfg.batch_size, cfg.image_format)
 
 
-def _device(ctx: RunContext) -> str:
-    device = ctx.device
-    if device == "cuda" and "LOCAL_RANK" in os.environ:
-        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
-    return device
-
-
 def synthesize(ctx: RunContext, shard: Shard | None = None, generator: ImageGenerator | None = None,
                progress: bool = True) -> SynthesisResult:
     """Render the missing images of this process's shard, journal them, and merge when all shards are done.
@@ -82,7 +75,7 @@ def synthesize(ctx: RunContext, shard: Shard | None = None, generator: ImageGene
     result = SynthesisResult(shard, len(items), skipped, 0, 0, 0, 0.0, False)
     log.info("shard %s: %d batches to render, %d images already done", shard.name, len(todo), skipped)
     if todo:
-        generator = generator or ImageGenerator.from_config(cfg, _device(ctx))
+        generator = generator or ImageGenerator.from_config(cfg, local_rank_device(ctx.device))
         write_settings(parts, run_settings(cfg, ctx.cfg.seed))  # hub revisions are known once downloaded
         journal = Journal(parts / f"{shard.name}.jsonl")
         bar = tqdm(total=sum(len(b) for b in todo), desc=f"synthesis {shard.name}", unit="img", disable=not progress)

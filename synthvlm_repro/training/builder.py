@@ -21,7 +21,6 @@ from synthvlm_repro.training.config import TrainingConfig
 log = logging.getLogger(__name__)
 
 PAD_TOKEN = "<pad>"
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 VICUNA_SYSTEM = SYSTEM_PROMPT  # LLaVA ``conv_vicuna_v1``, shared with evaluation
 # The v1 format for ``processor.apply_chat_template``: the system prompt, "USER: <image>\n..." and
 # "ASSISTANT: ...</s>" — the prompt the model was trained on (llava-hf's own template omits the system).
@@ -111,14 +110,6 @@ def save_llava(model, processor, out: str | Path) -> Path:
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
-
-
-def load_llava(path: str | Path, dtype: torch.dtype = torch.float32):
-    """``(model, processor)`` from a llava-hf folder."""
-    from transformers import AutoProcessor, LlavaForConditionalGeneration
-
-    model = LlavaForConditionalGeneration.from_pretrained(resolve_model(str(path)), dtype=dtype)
-    return model, AutoProcessor.from_pretrained(resolve_model(str(path)))
 
 
 def image_tokens_per_image(processor) -> int:

@@ -13,10 +13,9 @@ def caption_images(checkpoint: str | Path, images: list[str | Path], prompt: str
     import torch
     from PIL import Image
 
-    from synthvlm_repro.training.builder import load_llava
+    from synthvlm_repro.runtime.llava import load_llava
 
-    model, processor = load_llava(checkpoint)
-    model.to(device).eval()
+    model, processor = load_llava(checkpoint, device=device)
     conv = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
     text = processor.apply_chat_template(conv, add_generation_prompt=True)
     pictures = [Image.open(p).convert("RGB") for p in images]

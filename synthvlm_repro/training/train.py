@@ -20,7 +20,10 @@ import torch
 from synthvlm_repro.atomic import write_json
 from synthvlm_repro.models import resolve_model
 from synthvlm_repro.paths import RunPaths, find_project_root
-from synthvlm_repro.training.builder import DTYPES, build_llava, image_tokens_per_image, load_llava
+from synthvlm_repro.runtime import distributed
+from synthvlm_repro.runtime.dtypes import torch_dtype
+from synthvlm_repro.runtime.llava import load_llava
+from synthvlm_repro.training.builder import build_llava, image_tokens_per_image
 from synthvlm_repro.training.config import StageRecipe, TrainingConfig
 from synthvlm_repro.training.data import LlavaCollator, LlavaDataset, check_labels
 from synthvlm_repro.training.throughput import check_fused_kernels, sampler_for, set_attention
@@ -165,7 +168,7 @@ def last_complete_checkpoint(folder: Path) -> str | None:
             json.loads((path / "trainer_state.json").read_text())
             return str(path)
         except (OSError, ValueError):
-            if int(os.environ.get("RANK", "0")) == 0:
+            if distributed.is_main_process():
                 log.warning("%s: incomplete checkpoint (killed while saving); removing it", path)
                 shutil.rmtree(path, ignore_errors=True)
     return None
@@ -205,8 +208,8 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
     r = recipe(cfg, stage)
     out = stage_dir(paths, stage)
     on_gpu = device.startswith("cuda")
-    dtype = DTYPES[cfg.dtype] if on_gpu else torch.float32
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    dtype = torch_dtype(cfg.dtype, device, half_needs_cuda=True)
+    world_size = distributed.world_size()
     # Arguments first: with ZeRO-3 they make from_pretrained partition the weights across ranks while loading.
     args = training_arguments(cfg, r, out / "checkpoints", seed, device, world_size)
     last = last_complete_checkpoint(Path(args.output_dir))
