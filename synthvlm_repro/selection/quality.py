@@ -12,6 +12,7 @@ import pandas as pd
 from synthvlm_repro.atomic import write_parquet
 from synthvlm_repro.conversation import first_gpt_turn
 from synthvlm_repro.path_policy import PathPolicyError, resolve_within
+from synthvlm_repro.runtime.distributed import Shard
 
 # paper.md §3.1: CLIPScore and SSIM from the "awesome data-synthesis" list's SynthVLM entry, the
 # weighted value for SynthVLM-100K from the argminai summary; the other weighted values are computed.
@@ -135,7 +136,7 @@ def score_dataset(ctx, path: str | Path, image_dir: str | Path | None = None, na
     name = name or ("sample images" if str(path) == "sample" else Path(path).stem)
     fingerprint, _ = settings_fingerprint(cfg)
     parts_dir = ctx.paths.selection / "quality" / f"{name}-{fingerprint}"
-    score_rows(rows, None, cfg, ctx.device, parts_dir, (0, 1), progress=progress)
+    score_rows(rows, None, cfg, ctx.device, parts_dir, Shard(), progress=progress)
     scores = merge_scores(rows, parts_dir, cfg.ssim_weight)
     write_parquet(ctx.paths.selection / "quality" / f"{name}.parquet", scores)
     return scores
