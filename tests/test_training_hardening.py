@@ -127,7 +127,7 @@ def test_training_sigkilled_mid_epoch_resumes_to_the_same_final_weights(tmp_path
         assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert "resuming from" in done.stderr.decode()
     a = load_llava(straight.training_final_dir(1))[0].state_dict()
-    b = load_llavakilled.training_final_dir(1)[0].state_dict()
+    b = load_llava(killed.training_final_dir(1))[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     curve = [(h["step"], h["loss"]) for h in json.loads((killed.training_log_history(1)).read_text())
              if "loss" in h]
@@ -137,7 +137,7 @@ def test_training_sigkilled_mid_epoch_resumes_to_the_same_final_weights(tmp_path
 
 
 def test_two_gloo_ranks_on_cpu_follow_the_one_rank_loss_curve(tmp_path):
-    """Stage 1 under torchrun with 2 CPU processes (gloo) and per-device batch 4 = global batch 8 in one
+    """Training phase 1 under torchrun with 2 CPU processes (gloo) and per-device batch 4 = global batch 8 in one
     step, against 1 process accumulating 2 × 4: the same loss at every step and the same projector.
 
     16 samples = 2 global batches per epoch, 2 epochs. (With a partial last batch the curves part at that
