@@ -27,9 +27,8 @@ from synthvlm_repro.paths import find_project_root
 from synthvlm_repro.selection.config import SelectionConfig
 from synthvlm_repro.synthesis.config import SynthesisConfig
 from synthvlm_repro.toy.config import ToyConfig
-from synthvlm_repro.training.config import TrainingConfig
+from synthvlm_repro.training.config import LLAVA_KEY_ALIASES, TrainingConfig
 
-STAGES = ("curation", "synthesis", "selection", "training", "evaluation", "figures")
 #: Devices a profile may name (torch device strings the kit runs on).
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
@@ -131,6 +130,7 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: cannot read the profile ({e})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of stage sections")
+    _rename_llava_keys(data, str(path))
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -140,6 +140,27 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     if parent_path.resolve() in seen:
         raise ConfigError(f"{path}: extends: cycle through {parent_path}")
     return _deep_merge(_read_yaml(parent_path, seen + (path.resolve(),)), data)
+
+
+def _rename_llava_keys(data: dict, source: str) -> None:
+    """Rename LLaVA's ``training.stage1``-style keys to the kit's ``training.phase1`` ones in place, so a
+    profile written with either spelling merges with ``extends`` and ``--set`` in the other."""
+    section = data.get("training")
+    if not isinstance(section, dict):
+        return
+    for old, new in LLAVA_KEY_ALIASES.items():
+        if old in section:
+            if new in section:
+                raise ConfigError(f"{source}: training.{old} is another name of training.{new}; give only one")
+            section[new] = section.pop(old)
+
+
+def _canonical_key(key: str) -> str:
+    """``training.stage1.x`` -> ``training.phase1.x`` (LLaVA's names of the training phases)."""
+    parts = key.split(".")
+    if len(parts) > 1 and parts[0] == "training" and parts[1] in LLAVA_KEY_ALIASES:
+        parts[1] = LLAVA_KEY_ALIASES[parts[1]]
+    return ".".join(parts)
 
 
 def _deep_merge(base: dict, top: Mapping) -> dict:
@@ -221,7 +242,8 @@ def load_config(
     data.setdefault("profile", Path(profile).stem)
     _validate(data, str(path))
     for label, key, value in parse_overrides(overrides):
-        _set_dotted(data, key, value, label)
+        _set_dotted(data, _canonical_key(key), value, label)
+        _rename_llava_keys(data, label)
         _validate(data, label)
     return _validate(data, str(path))
 

@@ -6,7 +6,6 @@ Executed copies land in ``papermill_runs/<run-name>/NN_name.ipynb``; every noteb
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -128,8 +127,3 @@ def run_pipeline(profile: str = "smoke", run_dir: str | Path | None = None, only
     record.status = "ok"
     write_json(record_path, asdict(record))
     return record
-
-
-def load_record(path: str | Path) -> dict:
-    """Read a ``run.json``."""
-    return json.loads(Path(path).read_text())

@@ -96,11 +96,6 @@ def tiny_model_path(name: str) -> Path:
     return build_cached_dir(cache_root() / f"{name}-{spec_hash(name)}", build)
 
 
-def build_all() -> dict[str, Path]:
-    """Build (or find cached) every tiny model; returns name -> path."""
-    return {name: tiny_model_path(name) for name in BUILDERS}
-
-
 def _seed() -> None:
     import torch
 

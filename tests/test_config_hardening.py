@@ -15,7 +15,7 @@ def _one_line_error(*args) -> str:
 
 @pytest.mark.parametrize("override", [
     "selection.ssim_weight=nan", "selection.ssim_weight=.nan", "curation.clip_min=nan", "curation.clip_min=.inf",
-    "synthesis.guidance_scale=-.inf", "training.stage1.learning_rate=nan", "synthesis.grid_guidance=[5.0, .nan]",
+    "synthesis.guidance_scale=-.inf", "training.phase1.learning_rate=nan", "synthesis.grid_guidance=[5.0, .nan]",
 ])
 def test_config_refuses_nan_and_inf(override):
     key = override.split("=")[0]
@@ -25,8 +25,8 @@ def test_config_refuses_nan_and_inf(override):
 
 @pytest.mark.parametrize("override", [
     "synthesis.limit=-1", "synthesis.limit=0", "curation.max_captions=-5", "evaluation.limit=-1",
-    "training.stage1.max_samples=-1", "curation.alnum_min=1.5", "curation.clip_min=-2", "curation.itm_min=2",
-    "training.stage2.per_device_batch_size=0", "training.stage1.warmup_ratio=-0.1",
+    "training.phase1.max_samples=-1", "curation.alnum_min=1.5", "curation.clip_min=-2", "curation.itm_min=2",
+    "training.phase2.per_device_batch_size=0", "training.phase1.warmup_ratio=-0.1",
 ])
 def test_config_refuses_out_of_range_values(override):
     key = override.split("=")[0]

@@ -33,7 +33,7 @@ def test_registry_describes_every_input_and_fills_real_config_keys(tmp_path):
     # every key the registry fills must be a key of the typed config (validated, not just spelled right)
     every = profile_overrides([SourceCheck(s.name, "ok", tmp_path, "") for s in SOURCES], tmp_path)
     cfg = ProjectConfig.model_validate(every)
-    assert cfg.training.stage2_data == str(tmp_path / "llava_v1_5_mix665k.json")
+    assert cfg.training.phase2_data == str(tmp_path / "llava_v1_5_mix665k.json")
     assert cfg.curation.image_root == str(tmp_path / "LLaVA-Pretrain" / "images")
 
 
@@ -133,7 +133,7 @@ def test_check_on_a_fixture_tree_writes_a_profile_the_kit_loads(data_tree, tmp_p
     assert cfg.curation.source == str(data_tree / "LLaVA-Pretrain" / "blip_laion_cc_sbu_558k.json")
     assert cfg.curation.image_root == str(data_tree / "LLaVA-Pretrain" / "images")
     assert cfg.curation.kenlm_model == str(data_tree / "datajuicer" / "en.arpa.bin")
-    assert cfg.training.stage2_image_folder == str(data_tree)
+    assert cfg.training.phase2_image_folder == str(data_tree)
     assert cfg.evaluation.data_dir == str(data_tree / "eval")
     assert cfg.synthesis.steps == 60  # extends: paper
 
@@ -150,7 +150,7 @@ def test_check_names_the_missing_images_and_exits_1(tmp_path):
     assert any("pope: answer file missing: pope/coco/coco_pope_random.json" in d for d in results["llava-eval"].details)
     out = tmp_path / "p.yaml"
     assert main(["data", "check", "--data-root", str(root), "--write-profile", str(out)]) == 1
-    assert load_config(out).training.stage2_data.endswith("llava_v1_5_mix665k.json")  # the JSON itself is fine
+    assert load_config(out).training.phase2_data.endswith("llava_v1_5_mix665k.json")  # the JSON itself is fine
 
 
 def test_empty_root_is_all_missing_and_the_profile_only_extends_paper(tmp_path):

@@ -65,8 +65,8 @@ def test_gpu_memory_against_the_configured_batches(tmp_path):
     assert small["02"].status == "block" and small["03"].status == "ok"
     assert small["04"].status == "block" and "needs ≈" in small["04"].detail
     # a smaller stage-1 batch needs less memory
-    bs8 = run_doctor("paper", ["training.stage1.per_device_batch_size=8"], run_dir=run, gpus=[Gpu("A100", 40.0)] * 8)
-    bs64 = run_doctor("paper", ["training.stage1.per_device_batch_size=64"], run_dir=run, gpus=[Gpu("A100", 40.0)] * 8)
+    bs8 = run_doctor("paper", ["training.phase1.per_device_batch_size=8"], run_dir=run, gpus=[Gpu("A100", 40.0)] * 8)
+    bs64 = run_doctor("paper", ["training.phase1.per_device_batch_size=64"], run_dir=run, gpus=[Gpu("A100", 40.0)] * 8)
     assert [r.status for r in bs8.rows if r.stage == "04" and r.aspect == "gpu"] == ["ok"]
     assert [r.status for r in bs64.rows if r.stage == "04" and r.aspect == "gpu"] == ["block"]
 

@@ -18,7 +18,7 @@ def test_evaluation_notebook_runs_in_the_smoke_pipeline(smoke_run):
     mmlu = {r["split"]: r for r in rows if r["benchmark"] == "mmlu"}
     assert mmlu["test_5shot"]["n"] == 57 and len(mmlu) == 5
     assert all(0 <= r["value"] <= 2000 and r["n"] > 0 for r in rows)
-    if (paths.stage2_dir / "final" / "config.json").exists():  # stage 04 ran: its checkpoint was evaluated
-        assert {r["model"] for r in rows} == {"training/stage2/final"}
+    if (paths.training_final_dir(2) / "config.json").exists():  # stage 04 ran: its checkpoint was evaluated
+        assert {r["model"] for r in rows} == {"training/phase2/final"}
     assert (paths.figures / "evaluation_headlines.png").exists()
     assert (paths.evaluation / "submissions" / "vqav2_test-dev.json").exists()

@@ -60,7 +60,7 @@ def make_run(root, with_images=True):
             ("mmlu", "test_5shot", "accuracy", 25.0, 40), ("mmlu", "test_5shot/stem", "accuracy", 20.0, 10),
             ("mmlu", "test_5shot/humanities", "accuracy", 30.0, 10)]
     results = pd.DataFrame(rows, columns=["benchmark", "split", "metric", "value", "n"])
-    results["model"], results["checkpoint"] = "tiny", "training/stage2/final"
+    results["model"], results["checkpoint"] = "tiny", "training/phase2/final"
     (root / "evaluation").mkdir(parents=True, exist_ok=True)
     results.to_csv(root / "evaluation/results.csv", index=False)
     return root

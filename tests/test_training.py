@@ -13,7 +13,7 @@ from synthvlm_repro.runtime.llava import load_llava
 from synthvlm_repro.training.builder import build_llava, image_tokens_per_image, save_llava
 from synthvlm_repro.training.data import DataError, LlavaCollator, LlavaDataset, check_labels, read_llava_json
 from synthvlm_repro.training.sample_mix import build_sample_mix, build_sample_pretrain
-from synthvlm_repro.training.train import gradient_accumulation, set_trainable, train_stage
+from synthvlm_repro.training.train import gradient_accumulation, set_trainable, train_phase
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,9 @@ def state(model):
 
 @pytest.fixture(scope="module")
 def trained(cfg, tmp_path_factory):
-    """Both stages trained once (smoke recipe) in one run dir."""
+    """Both training phases trained once (smoke recipe) in one run dir."""
     paths = smoke_paths(tmp_path_factory.mktemp("trained"))
-    return paths, train_stage(cfg, paths, 1), train_stage(cfg, paths, 2)
+    return paths, train_phase(cfg, paths, 1), train_phase(cfg, paths, 2)
 
 
 def test_builder_adds_tokens_and_mean_initialises_new_rows(built):
@@ -81,14 +81,14 @@ def test_processor_pads_to_square_with_clip_mean_colour(built):
     assert pixels[0, 28, 28] > 1.5  # red stays red in the middle
 
 
-def test_stage1_centre_crops_and_stage2_pads_as_llava(built, cfg, tmp_path):
+def test_phase1_centre_crops_and_phase2_pads_as_llava(built, cfg, tmp_path):
     from PIL import Image
 
     _, processor = built
     Image.new("RGB", (120, 40), (255, 0, 0)).save(tmp_path / "wide.png")
     (tmp_path / "d.json").write_text(json.dumps([{"id": "w", "image": "wide.png", "conversations": [
         {"from": "human", "value": "<image>"}, {"from": "gpt", "value": "red"}]}]))
-    assert not cfg.stage1.pad_to_square and cfg.stage2.pad_to_square
+    assert not cfg.phase1.pad_to_square and cfg.phase2.pad_to_square
     pixels = {pad: LlavaDataset(tmp_path / "d.json", tmp_path, processor, "plain", 16, 512,
                                 pad_to_square=pad)[0]["pixel_values"] for pad in (False, True)}
     assert pixels[False][0].min() > 1.5  # centre crop: all red
@@ -169,13 +169,13 @@ def test_label_check_fails_when_too_many_samples_train_nothing(built, tmp_path):
 
 
 def test_gradient_accumulation_keeps_the_global_batch(cfg):
-    r = cfg.stage1.model_copy(update={"global_batch_size": 256, "per_device_batch_size": 32})
+    r = cfg.phase1.model_copy(update={"global_batch_size": 256, "per_device_batch_size": 32})
     assert [gradient_accumulation(r, n) for n in (1, 2, 8)] == [8, 4, 1]
     with pytest.raises(ValueError, match="not a multiple"):
         gradient_accumulation(r, 3)
 
 
-def test_stage1_to_stage2_hand_off(trained):
+def test_phase1_to_phase2_hand_off(trained):
     paths, final1, final2 = trained
     s1, _ = load_llava(final1)
     s2, _ = load_llava(final2)
@@ -184,13 +184,13 @@ def test_stage1_to_stage2_hand_off(trained):
     proj = [k for k in a if "multi_modal_projector" in k]
     lm = [k for k in a if k.startswith("model.language_model.") or k.startswith("lm_head")]
     vision = [k for k in a if k.startswith("model.vision_tower.")]
-    assert all(not torch.equal(a[k], b[k]) for k in proj)  # stage 1 trained the projector ...
+    assert all(not torch.equal(a[k], b[k]) for k in proj)  # phase 1 trained the projector ...
     assert all(torch.equal(a[k], b[k]) for k in lm + vision)  # ... and nothing else
-    assert any(not torch.equal(b[k], c[k]) for k in lm)  # stage 2 trains the LM
+    assert any(not torch.equal(b[k], c[k]) for k in lm)  # phase 2 trains the LM
     assert all(torch.equal(b[k], c[k]) for k in vision)  # the vision tower stays frozen
-    first = json.loads((paths.stage2_dir / "log_history.json").read_text())
+    first = json.loads((paths.training_log_history(2)).read_text())
     assert first[0]["step"] == 1 and "loss" in first[0]
-    assert json.loads((paths.stage1_dir / "label_check.json").read_text())["fully_masked"] == 0
+    assert json.loads((paths.training_label_check(1)).read_text())["fully_masked"] == 0
 
 
 class CrashAfterSave:
@@ -206,42 +206,42 @@ class CrashAfterSave:
 
 
 def test_resumed_run_ends_with_the_same_weights(cfg, tmp_path):
-    cfg = cfg.model_copy(update={"stage1": cfg.stage1.model_copy(update={"max_steps": 4, "save_steps": 2})})
+    cfg = cfg.model_copy(update={"phase1": cfg.phase1.model_copy(update={"max_steps": 4, "save_steps": 2})})
     straight = smoke_paths(tmp_path / "straight")
-    final_a = train_stage(cfg, straight, 1)
+    final_a = train_phase(cfg, straight, 1)
     crashed = smoke_paths(tmp_path / "crashed")
     with pytest.raises(KeyboardInterrupt, match="step 2"):
-        train_stage(cfg, crashed, 1, callbacks=(CrashAfterSave(),))
-    assert not (crashed.stage1_dir / "final").exists()
-    final_b = train_stage(cfg, crashed, 1)  # resumes from checkpoint-2
+        train_phase(cfg, crashed, 1, callbacks=(CrashAfterSave(),))
+    assert not crashed.training_final_dir(1).exists()
+    final_b = train_phase(cfg, crashed, 1)  # resumes from checkpoint-2
     a, b = load_llava(final_a)[0].state_dict(), load_llava(final_b)[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    steps = [h["step"] for h in json.loads((crashed.stage1_dir / "log_history.json").read_text()) if "loss" in h]
+    steps = [h["step"] for h in json.loads(crashed.training_log_history(1).read_text()) if "loss" in h]
     assert steps == [1, 2, 3, 4]
-    final_c = train_stage(cfg, crashed, 1)  # a finished stage is not trained again
+    final_c = train_phase(cfg, crashed, 1)  # a finished phase is not trained again
     assert final_c == final_b and [h["step"] for h in json.loads(
-        (crashed.stage1_dir / "log_history.json").read_text()) if "loss" in h] == [1, 2, 3, 4]
+        crashed.training_log_history(1).read_text()) if "loss" in h] == [1, 2, 3, 4]
     import shutil
 
     shutil.rmtree(final_c)  # crash between the last checkpoint and the export: export that checkpoint
-    d = load_llava(train_stage(cfg, crashed, 1))[0].state_dict()
+    d = load_llava(train_phase(cfg, crashed, 1))[0].state_dict()
     assert all(torch.equal(a[k], d[k]) for k in a)
 
 
-def test_stage2_refuses_checkpoints_of_another_stage1(cfg, trained):
+def test_phase2_refuses_checkpoints_of_another_phase1(cfg, trained):
     paths, final1, _ = trained
     model, processor = load_llava(final1)
-    save_llava(model, processor, final1)  # a "new" stage-1 model (new files)
-    (paths.stage2_dir / "final" / "config.json").unlink()
-    with pytest.raises(RuntimeError, match="another stage-1 model"):
-        train_stage(cfg, paths, 2)
+    save_llava(model, processor, final1)  # a "new" phase-1 model (new files)
+    (paths.training_final_dir(2) / "config.json").unlink()
+    with pytest.raises(RuntimeError, match="another phase-1 model"):
+        train_phase(cfg, paths, 2)
 
 
 @pytest.mark.parametrize("command", ["train", "pretrain", "finetune"])
 def test_cli_help_documents_every_option(command):
     out = subprocess.run([sys.executable, "-m", "synthvlm_repro.cli", command, "--help"], capture_output=True,
                          text=True, check=True).stdout
-    for opt in ("--profile", "--run-dir", "--set", "--in-process") + (("--stage",) if command == "train" else ()):
+    for opt in ("--profile", "--run-dir", "--set", "--in-process") + (("--phase",) if command == "train" else ()):
         assert opt in out
 
 
@@ -252,7 +252,7 @@ def test_launch_command_and_log_streaming(tmp_path):
 
     cmd = launch_command("torchrun", 8, tmp_path / "p.yaml", tmp_path, 1)
     assert cmd[1:4] == ["-m", "torch.distributed.run", "--standalone"] and "--nproc_per_node=8" in cmd
-    assert cmd[-8:-4] == ["train", "--in-process", "--stage", "1"]
+    assert cmd[-8:-4] == ["train", "--in-process", "--phase", "1"]
     assert resolve_launcher("auto", "cpu") == "inprocess" and resolve_launcher("auto", "cuda") == "torchrun"
     log = tmp_path / "train.log"
     with open(log, "w") as fh:
@@ -284,12 +284,12 @@ def test_deepspeed_configs_follow_llava_and_leave_batch_fields_to_the_trainer(pr
     from synthvlm_repro.training.config import TrainingConfig
 
     paper = TrainingConfig()  # the paper recipe is the default
-    for recipe, stage in ((paper.stage1, 2), (paper.stage2, 3)):
+    for recipe, stage in ((paper.phase1, 2), (paper.phase2, 3)):
         ds = json.loads((project_root / recipe.deepspeed).read_text())
         assert ds["zero_optimization"]["stage"] == stage
         assert all(ds[k] == "auto" for k in ("train_micro_batch_size_per_gpu", "train_batch_size",
                                              "gradient_accumulation_steps", "gradient_clipping"))
         assert ds["bf16"]["enabled"] == "auto"
     assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
-    assert (paper.stage1.learning_rate, paper.stage1.global_batch_size) == (1e-3, 256)
-    assert (paper.stage2.learning_rate, paper.stage2.global_batch_size) == (2e-5, 128)
+    assert (paper.phase1.learning_rate, paper.phase1.global_batch_size) == (1e-3, 256)
+    assert (paper.phase2.learning_rate, paper.phase2.global_batch_size) == (2e-5, 128)

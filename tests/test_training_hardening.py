@@ -22,7 +22,7 @@ from synthvlm_repro.training.builder import build_llava, image_tokens_per_image
 from synthvlm_repro.training.data import LlavaCollator, LlavaDataset, check_labels
 from synthvlm_repro.training.sample_mix import build_sample_pretrain
 from synthvlm_repro.training.templates import IGNORE_INDEX
-from synthvlm_repro.training.train import last_complete_checkpoint, sequence_limit, train_stage
+from synthvlm_repro.training.train import last_complete_checkpoint, sequence_limit, train_phase
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +111,9 @@ def test_training_sigkilled_mid_epoch_resumes_to_the_same_final_weights(tmp_path
 
     def command(paths):
         return [sys.executable, "-m", "synthvlm_repro.cli", "pretrain", "--in-process", "--run-dir", str(paths.root),
-                "--set", "training.stage1.max_steps=4", "--set", "training.stage1.save_steps=2"]
+                "--set", "training.phase1.max_steps=4", "--set", "training.phase1.save_steps=2"]
 
-    state = killed.stage1_dir / "checkpoints" / "checkpoint-2" / "trainer_state.json"
+    state = killed.training_checkpoints(1) / "checkpoint-2" / "trainer_state.json"
     proc = subprocess.Popen(command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 300
     while not state.exists() and proc.poll() is None and time.time() < deadline:
@@ -121,46 +121,46 @@ def test_training_sigkilled_mid_epoch_resumes_to_the_same_final_weights(tmp_path
     os.killpg(proc.pid, signal.SIGKILL)
     _, err = proc.communicate()
     assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
-    assert state.exists() and not (killed.stage1_dir / "final").exists()
+    assert state.exists() and not killed.training_final_dir(1).exists()
 
     for paths in (straight, killed):  # the second resumes from checkpoint-2, mid-way through the first epoch
         done = subprocess.run(command(paths), capture_output=True, timeout=600)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert "resuming from" in done.stderr.decode()
-    a = load_llava(straight.stage1_dir / "final")[0].state_dict()
-    b = load_llava(killed.stage1_dir / "final")[0].state_dict()
+    a = load_llava(straight.training_final_dir(1))[0].state_dict()
+    b = load_llava(killed.training_final_dir(1))[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    curve = [(h["step"], h["loss"]) for h in json.loads((killed.stage1_dir / "log_history.json").read_text())
+    curve = [(h["step"], h["loss"]) for h in json.loads((killed.training_log_history(1)).read_text())
              if "loss" in h]
-    assert curve == [(h["step"], h["loss"]) for h in json.loads((straight.stage1_dir / "log_history.json")
+    assert curve == [(h["step"], h["loss"]) for h in json.loads((straight.training_log_history(1))
                                                                .read_text()) if "loss" in h]
     assert [s for s, _ in curve] == [1, 2, 3, 4]
 
 
 def test_two_gloo_ranks_on_cpu_follow_the_one_rank_loss_curve(tmp_path):
-    """Stage 1 under torchrun with 2 CPU processes (gloo) and per-device batch 4 = global batch 8 in one
+    """Training phase 1 under torchrun with 2 CPU processes (gloo) and per-device batch 4 = global batch 8 in one
     step, against 1 process accumulating 2 × 4: the same loss at every step and the same projector.
 
     16 samples = 2 global batches per epoch, 2 epochs. (With a partial last batch the curves part at that
     step by design: the distributed loader evens the ranks' batches by repeating samples.)"""
-    from synthvlm_repro.training.launch import launch_stage
+    from synthvlm_repro.training.launch import launch_phase
 
-    overrides = ["training.stage1.max_samples=16", "training.stage1.max_steps=4", "training.stage1.save_steps=100"]
+    overrides = ["training.phase1.max_samples=16", "training.phase1.max_steps=4", "training.phase1.save_steps=100"]
     one, two = prepare_run("smoke", tmp_path / "one", overrides), prepare_run("smoke", tmp_path / "two", overrides)
     for ctx in (one, two):
         build_sample_pretrain(ctx.paths.llava_pretrain_json, ctx.paths.llava_image_folder)
-    final_two = launch_stage(two, 1, "torchrun", 2)
-    final_one = train_stage(one.cfg.training, one.paths, 1)
+    final_two = launch_phase(two, 1, "torchrun", 2)
+    final_one = train_phase(one.cfg.training, one.paths, 1)
 
     def curve(ctx):
-        return [(h["step"], h["loss"]) for h in json.loads((ctx.paths.stage1_dir / "log_history.json").read_text())
+        return [(h["step"], h["loss"]) for h in json.loads((ctx.paths.training_log_history(1)).read_text())
                 if "loss" in h]
 
     steps_one, losses_one = zip(*curve(one))
     steps_two, losses_two = zip(*curve(two))
     assert steps_one == steps_two == (1, 2, 3, 4)
     assert losses_two == pytest.approx(losses_one, rel=1e-5)
-    log = (two.paths.stage1_dir / "train.log").read_text()
+    log = (two.paths.training_launch_log(1)).read_text()
     assert "nproc_per_node=2" in log
     a, b = load_llava(final_one)[0].state_dict(), load_llava(final_two)[0].state_dict()
     for k in (k for k in a if "multi_modal_projector" in k):

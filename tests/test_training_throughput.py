@@ -10,17 +10,17 @@ from synthvlm_repro.config import load_config
 from synthvlm_repro.paths import RunPaths
 from synthvlm_repro.training.sample_mix import build_sample_pretrain
 from synthvlm_repro.training.throughput import ModalityLengthGroupedSampler, check_fused_kernels
-from synthvlm_repro.training.train import train_stage
+from synthvlm_repro.training.train import train_phase
 
 
 def first_losses(tmp_path, name: str, **changes) -> list[float]:
     cfg = load_config("smoke").training
-    cfg = cfg.model_copy(update={"stage1": cfg.stage1.model_copy(update={"max_steps": 3, "save_steps": 100}),
+    cfg = cfg.model_copy(update={"phase1": cfg.phase1.model_copy(update={"max_steps": 3, "save_steps": 100}),
                                  **changes})
     paths = RunPaths.for_run(tmp_path / name)
     build_sample_pretrain(paths.llava_pretrain_json, paths.llava_image_folder)
-    train_stage(cfg, paths, 1)
-    history = json.loads((paths.stage1_dir / "log_history.json").read_text())
+    train_phase(cfg, paths, 1)
+    history = json.loads((paths.training_log_history(1)).read_text())
     return [h["loss"] for h in history if "loss" in h]
 
 
@@ -94,10 +94,10 @@ def test_grouped_sampler_drives_the_trainer(tmp_path):
     from synthvlm_repro.training import train as train_module
 
     cfg = load_config("smoke").training
-    cfg = cfg.model_copy(update={"stage2": cfg.stage2.model_copy(update={"group_by_modality_length": True})})
+    cfg = cfg.model_copy(update={"phase2": cfg.phase2.model_copy(update={"group_by_modality_length": True})})
     paths = RunPaths.for_run(tmp_path / "run")
     build_sample_pretrain(paths.llava_pretrain_json, paths.llava_image_folder)
-    train_stage(cfg, paths, 1)
+    train_phase(cfg, paths, 1)
     seen = Counter()
     original = train_module._trainer_class
 
@@ -114,9 +114,9 @@ def test_grouped_sampler_drives_the_trainer(tmp_path):
 
     train_module._trainer_class = spying_class
     try:
-        train_stage(cfg, paths, 2)
+        train_phase(cfg, paths, 2)
     finally:
         train_module._trainer_class = original
     assert seen["ModalityLengthGroupedSampler"] == seen["image"] + seen["text"] > 0
     assert seen["mixed"] == 0  # the first steps come from full megabatches: one modality per batch
-    assert json.loads((paths.stage2_dir / "log_history.json").read_text())[0]["step"] == 1
+    assert json.loads((paths.training_log_history(2)).read_text())[0]["step"] == 1

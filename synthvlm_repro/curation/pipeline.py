@@ -22,7 +22,6 @@ from typing import Callable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from synthvlm_repro.atomic import write_json, write_parquet, write_text
@@ -399,7 +398,7 @@ def curate(cfg, paths, device: str = "cpu", seed: int = 0, progress: bool = True
     source = resolve_source(cfg.source)
     log.info("curating %s", source)
     funnel = _Funnel()
-    cache_root = paths.captions / "cache"
+    cache_root = paths.curation_cache
     scoring = _Scoring(cached_only=merge)
     _read_and_rule_filter(cfg, source, funnel, progress)
     _dedup(cfg, funnel, seed, progress)
@@ -427,7 +426,7 @@ def _model_steps(cfg, funnel: _Funnel, scoring: _Scoring, cache_root: Path, devi
 
 
 def shard_marker(paths, shard) -> Path:
-    return paths.captions / "shards" / f"{shard.name}.json"
+    return paths.curation_shard_json(shard.name)
 
 
 def _curate_shard(cfg, paths, device, seed, progress, shard) -> CurationResult:
@@ -441,7 +440,7 @@ def _curate_shard(cfg, paths, device, seed, progress, shard) -> CurationResult:
     survivors = len(funnel.kept)
     funnel.kept = funnel.kept.take(np.arange(shard.index, survivors, shard.count))
     assigned = len(funnel.kept)
-    _model_steps(cfg, funnel, _Scoring(tag=f"shard{shard.name}"), paths.captions / "cache", device)
+    _model_steps(cfg, funnel, _Scoring(tag=f"shard{shard.name}"), paths.curation_cache, device)
     write_json(shard_marker(paths, shard), {"shard": [shard.index, shard.count], "survivors": survivors,
                                             "assigned": assigned, "kept": len(funnel.kept), "steps": funnel.steps})
     if all(shard_marker(paths, type(shard)(i, shard.count)).exists() for i in range(shard.count)):
@@ -463,9 +462,3 @@ def write_outputs(result: CurationResult, paths) -> None:
     # json.dumps (one shot) runs the C encoder; json.dump with an indent is ~10x slower on 1M records.
     write_text(paths.caption_json, json.dumps(records, ensure_ascii=False) + "\n")
     write_json(paths.funnel_json, result.funnel)
-
-
-def read_outputs(paths) -> CurationResult:
-    """The artifacts of a finished stage-01 run, for notebooks and later stages."""
-    return CurationResult(pq.read_table(paths.curated_parquet), pq.read_table(paths.rejected_parquet),
-                          json.loads(paths.funnel_json.read_text()))

@@ -35,7 +35,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"\n{s.name}  [{how}; stages {', '.join(s.stages)}]")
         rows = [("what", s.what), ("from", s.origin), ("size", s.size), ("licence", s.licence),
                 ("goes to", f"{root / s.path}"),
-                ("fills", ", ".join(s.fills) or "nothing directly (read through training.stage2_image_folder)")]
+                ("fills", ", ".join(s.fills) or "nothing directly (read through training.phase2_image_folder)")]
         if s.manual and args.steps:
             rows += [("step", step.replace("DATA_ROOT", str(root))) for step in s.manual]
         for label, text in rows:

@@ -2,7 +2,7 @@
 under the data root, which config keys it fills, and how ``data check`` verifies it.
 
 The layout under the data root is LLaVA-1.5's ``playground/data`` (so the 665K JSON's image paths resolve
-against the root itself, the default of ``training.stage2_image_folder``), plus ``LLaVA-Pretrain/``,
+against the root itself, the default of ``training.phase2_image_folder``), plus ``LLaVA-Pretrain/``,
 ``eval/`` (LLaVA's ``playground/data/eval``), ``mmlu/data/`` (Hendrycks layout) and ``datajuicer/``.
 Sources: ``../shared/reference/anchors.md`` §A1 (LLaVA-1.5 data), haotian-liu/LLaVA ``docs/Data.md`` and
 ``docs/Evaluation.md``, TRI-ML/prismatic-vlms ``prismatic/preprocessing/download.py`` (image URLs),
@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-DEFAULT_DATA_ROOT = "data"  # under the project root; training.stage2_data's default lives there
+DEFAULT_DATA_ROOT = "data"  # under the project root; training.phase2_data's default lives there
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,12 @@ class DataSource:
         return bool(self.hub)
 
 
-_LLAVA_IMAGES = "Images of LLaVA-665K ({}); they sit under training.stage2_image_folder"
+_LLAVA_IMAGES = "Images of LLaVA-665K ({}); they sit under training.phase2_image_folder"
 
 SOURCES: tuple[DataSource, ...] = (
     DataSource(
         name="llava-pretrain-captions",
-        what="LCS-558K: BLIP captions of LAION/CC/SBU images (LLaVA-1.5 stage 1), the caption pool stage 01 curates",
+        what="LCS-558K: BLIP captions of LAION/CC/SBU images (LLaVA-1.5 training phase 1), the caption pool stage 01 curates",
         origin="hf dataset liuhaotian/LLaVA-Pretrain: blip_laion_cc_sbu_558k.json",
         size="181 MB (LLaVA docs/Data.md)",
         licence="LLaVA data card: research use; also bound by the LAION/CC/SBU image and BLIP terms",
@@ -85,13 +85,13 @@ SOURCES: tuple[DataSource, ...] = (
     ),
     DataSource(
         name="llava-instruct-665k",
-        what="LLaVA-1.5's visual instruction mix (stage 04, stage 2), multi-turn, some rows text-only",
+        what="LLaVA-1.5's visual instruction mix (stage 04, training phase 2), multi-turn, some rows text-only",
         origin="hf dataset liuhaotian/LLaVA-Instruct-150K: llava_v1_5_mix665k.json",
         size="≈1 GB",
         licence="CC BY 4.0 (data card); generated with GPT-4, so OpenAI's terms of use apply",
         path="llava_v1_5_mix665k.json",
         kind="llava_json", stages=("04",),
-        fills={"training.stage2_data": "llava_v1_5_mix665k.json", "training.stage2_image_folder": "."},
+        fills={"training.phase2_data": "llava_v1_5_mix665k.json", "training.phase2_image_folder": "."},
         hub=(HubFile("liuhaotian/LLaVA-Instruct-150K", "llava_v1_5_mix665k.json"),), unpack="file",
         expected_rows=665_298, rows_source="LLaVA-1.5 mix665k as released",
         image_root=".",

@@ -12,9 +12,9 @@ from synthvlm_repro.config import ProjectConfig
 from synthvlm_repro.doctor import figures as fig
 from synthvlm_repro.doctor.probes import Gpu, Resolution, resolve_model, resolve_open_clip
 from synthvlm_repro.paths import RunPaths, find_project_root
+from synthvlm_repro.stage import PIPELINE_STAGES
 
-STAGES = {"01": "curation", "02": "synthesis", "03": "selection", "04": "training", "05": "evaluation",
-          "06": "figures"}
+STAGES = {f"{number:02d}": name for number, name in PIPELINE_STAGES}
 STAGE2_IMAGE_SETS = ("coco/train2017", "gqa/images", "ocr_vqa/images", "textvqa/train_images", "vg")
 
 
@@ -65,7 +65,7 @@ def check_models(cfg: ProjectConfig, cache_dir=None) -> list[Row]:
             r = resolve_open_clip(ref, tag or None, cache_dir) if tag is not None else resolve_model(ref, cache_dir)
             found.append(Resolution(r.status, f"{key}={r.detail}"))
         if stage == "05" and not cfg.evaluation.model:
-            found.append(Resolution("ok", "evaluation.model: stage 04's training/stage2/final"))
+            found.append(Resolution("ok", "evaluation.model: stage 04's training/phase2/final"))
         for r in found:
             rows.append(Row(stage, "models", r.status, r.detail))
         if not found:
@@ -121,19 +121,19 @@ def check_data(cfg: ProjectConfig, paths: RunPaths) -> list[Row]:
 
 def _training_data(cfg: ProjectConfig) -> list[Row]:
     t = cfg.training
-    if not t.run_stage2:
-        return [Row("04", "data", "ok", "stage 1 reads stage 03's llava_pretrain.json; stage 2 off")]
-    if t.stage2_data == "sample-mix":
-        return [Row("04", "data", "ok", "stage 2 data: the kit's sample mix")]
-    data, images = _project_path(t.stage2_data), _project_path(t.stage2_image_folder)
+    if not t.run_phase2:
+        return [Row("04", "data", "ok", "phase 1 reads stage 03's llava_pretrain.json; phase 2 off")]
+    if t.phase2_data == "sample-mix":
+        return [Row("04", "data", "ok", "phase 2 data: the kit's sample mix")]
+    data, images = _project_path(t.phase2_data), _project_path(t.phase2_image_folder)
     if not data.is_file():
-        return [Row("04", "data", "block", f"training.stage2_data {data}: file not found "
+        return [Row("04", "data", "block", f"training.phase2_data {data}: file not found "
                                             "(`synthvlm-repro data fetch llava-instruct-665k`)")]
     missing = [s for s in STAGE2_IMAGE_SETS if not (images / s).is_dir()]
     if missing:
-        return [Row("04", "data", "block", f"training.stage2_image_folder {images}: missing {', '.join(missing)} "
+        return [Row("04", "data", "block", f"training.phase2_image_folder {images}: missing {', '.join(missing)} "
                                             "(`synthvlm-repro data list --steps`)")]
-    return [Row("04", "data", "ok", f"stage 2: {data.name} + {len(STAGE2_IMAGE_SETS)} image sets under {images}")]
+    return [Row("04", "data", "ok", f"phase 2: {data.name} + {len(STAGE2_IMAGE_SETS)} image sets under {images}")]
 
 
 def _evaluation_data(cfg: ProjectConfig) -> list[Row]:
@@ -199,11 +199,11 @@ def gpu_needs(cfg: ProjectConfig, n_gpus: int) -> dict[str, tuple[float, str, bo
         if s.model in fig.SDXL else None
     out["03"] = (4.0, "CLIP ViT-B/32 fp16 + batched SSIM; estimate", True)
     if t.language_model in fig.VICUNA_7B:
-        need = max(fig.stage1_gib(t.stage1.per_device_batch_size),
-                   fig.stage2_gib(t.stage2.per_device_batch_size, n_gpus, t.max_length) if t.run_stage2 else 0)
-        out["04"] = (need, f"stage 1 measured {fig.FIGURES['train_stage1_peak'].value} GiB at batch 32 scaled to "
-                           f"{t.stage1.per_device_batch_size}; stage 2 ZeRO-3 16 B/param over {max(n_gpus, 1)} GPU(s) "
-                           f"+ activations at batch {t.stage2.per_device_batch_size}", True)
+        need = max(fig.phase1_gib(t.phase1.per_device_batch_size),
+                   fig.phase2_gib(t.phase2.per_device_batch_size, n_gpus, t.max_length) if t.run_phase2 else 0)
+        out["04"] = (need, f"phase 1 measured {fig.FIGURES['train_phase1_peak'].value} GiB at batch 32 scaled to "
+                           f"{t.phase1.per_device_batch_size}; phase 2 ZeRO-3 16 B/param over {max(n_gpus, 1)} GPU(s) "
+                           f"+ activations at batch {t.phase2.per_device_batch_size}", True)
     else:
         out["04"] = None
     out["05"] = (16.0, "LLaVA-1.5-7B bf16 ≈ 13 GiB + batch-1 decoding; estimate", True) \
@@ -254,7 +254,7 @@ def planned_captions(cfg: ProjectConfig, paths: RunPaths, captions: int | None) 
     limits = [x for x in (cfg.synthesis.limit, cfg.curation.max_captions) if x]
     if limits:
         return min(limits), "synthesis.limit / curation.max_captions"
-    existing = paths.root / "captions" / "captions.json"
+    existing = paths.caption_json
     if existing.is_file():
         import ijson
 
@@ -279,7 +279,7 @@ def estimates(cfg: ProjectConfig, paths: RunPaths, captions: int | None = None) 
         return "— (tiny)" if tiny else f"{x:,.1f} {unit}"
 
     scale = (s.steps / 60) * (s.width * s.height / 1024**2)  # assumption: cost linear in steps x pixels
-    stage2 = fig.FIGURES["train_stage2"].value if t.run_stage2 else 0.0
+    phase2 = fig.FIGURES["train_phase2"].value if t.run_phase2 else 0.0
     out = [
         Estimate("01", "— (model steps not benchmarked)" if not tiny else "— (tiny)", 2 * pool_bytes,
                  f"rule filters {fig.FIGURES['rule_filters'].value:,.0f} captions/s on 2 CPU cores; outputs ≈ 2x the pool"),
@@ -289,9 +289,9 @@ def estimates(cfg: ProjectConfig, paths: RunPaths, captions: int | None = None) 
         Estimate("03", hours(images / fig.FIGURES["scoring"].value / 3600, "H200-h"),
                  kept * image_bytes if sel.image_link == "copy" else 0, f"{images:,} pairs scored"),
         Estimate("04", "— (tiny)" if tiny else
-                 f"{kept / fig.FIGURES['train_stage1'].value / 3600:,.1f} H200-h + ≈{stage2:.0f} A100-h",
-                 0 if tiny else 2 * fig.checkpoint_bytes(False) + (2 * fig.checkpoint_bytes(True) if t.run_stage2 else 0),
-                 f"stage 1 on {kept:,} samples; stage 2 per LLaVA's README; checkpoints 2-14 B/param"),
+                 f"{kept / fig.FIGURES['train_phase1'].value / 3600:,.1f} H200-h + ≈{phase2:.0f} A100-h",
+                 0 if tiny else 2 * fig.checkpoint_bytes(False) + (2 * fig.checkpoint_bytes(True) if t.run_phase2 else 0),
+                 f"phase 1 on {kept:,} samples; phase 2 per LLaVA's README; checkpoints 2-14 B/param"),
         Estimate("05", "— (not benchmarked at 7B)" if not tiny else "— (tiny)", 0, "answers and results"),
         Estimate("06", "—", 0, "figures"),
     ]

@@ -27,11 +27,11 @@ FIGURES: dict[str, Figure] = {
                         "bench/RESULTS.md stage 02 (cost at the paper's settings)"),
     "scoring": Figure(207.7, "pairs/s per H200, CLIP ViT-B/32 + SSIM on 1024² JPEGs",
                       "bench/RESULTS.md stage 03"),
-    "train_stage1": Figure(17.74, "samples/s per H200, LLaVA-1.5-7B projector-only, bf16, grad ckpt",
+    "train_phase1": Figure(17.74, "samples/s per H200, LLaVA-1.5-7B projector-only, bf16, grad ckpt",
                            "bench/RESULTS.md stage 04"),
-    "train_stage1_peak": Figure(28.3, "GiB peak per GPU at per-device batch 32 (641 tokens)",
+    "train_phase1_peak": Figure(28.3, "GiB peak per GPU at per-device batch 32 (641 tokens)",
                                 "bench/RESULTS.md stage 04"),
-    "train_stage2": Figure(80.0, "A100-40G hours, LLaVA-1.5-7B stage 2 on 665K (8 GPUs x ~10 h)",
+    "train_phase2": Figure(80.0, "A100-40G hours, LLaVA-1.5-7B phase 2 (its stage 2) on 665K (8 GPUs x ~10 h)",
                            "anchors.md §A1 (LLaVA README)"),
     "jpeg_bytes_per_pixel": Figure(0.375, "bytes/pixel of a quality-95 JPEG photograph (3 bits/pixel)",
                                    "estimate (typical JPEG q90-95 rate; not measured here)"),
@@ -57,18 +57,18 @@ def sdxl_gib(batch_size: int, pixels: int, refiner: bool) -> float:
     return 6.5 + (4.3 if refiner else 0.0) + 1.5 * batch_size * pixels / 1024**2
 
 
-def stage1_gib(per_device_batch: int) -> float:
+def phase1_gib(per_device_batch: int) -> float:
     """Measured 28.3 GiB at batch 32: bf16 weights (2 B/param) + activations scaled per sample."""
     weights = gib(2 * LLAVA_7B_PARAMS)
-    per_sample = (FIGURES["train_stage1_peak"].value - weights) / 32
+    per_sample = (FIGURES["train_phase1_peak"].value - weights) / 32
     return weights + per_sample * per_device_batch
 
 
-def stage2_gib(per_device_batch: int, n_gpus: int, max_length: int) -> float:
+def phase2_gib(per_device_batch: int, n_gpus: int, max_length: int) -> float:
     """ZeRO-3: 16 B/param (bf16 weights + grads, fp32 Adam states and master weights) sharded over the GPUs,
     plus the stage-1 activation figure scaled to the batch and sequence length. An estimate."""
     weights = gib(2 * LLAVA_7B_PARAMS)
-    per_sample = (FIGURES["train_stage1_peak"].value - weights) / 32 * (max_length / 641)
+    per_sample = (FIGURES["train_phase1_peak"].value - weights) / 32 * (max_length / 641)
     return gib(16 * LLAVA_7B_PARAMS) / max(n_gpus, 1) + per_sample * per_device_batch
 
 

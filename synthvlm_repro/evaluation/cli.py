@@ -35,7 +35,7 @@ def _cmd(args: argparse.Namespace) -> int:
         from synthvlm_repro.evaluation.lmms_bridge import run_lmms_eval
 
         _, checkpoint = run.model_under_test(ctx)
-        print(run_lmms_eval(checkpoint, args.lmms_tasks, ctx.paths.evaluation / "lmms_eval", limit=args.lmms_limit))
+        print(run_lmms_eval(checkpoint, args.lmms_tasks, ctx.paths.evaluation_lmms_eval, limit=args.lmms_limit))
         return 0
     if args.step == "answer":
         shard = shard_from_args(args)
@@ -65,7 +65,7 @@ def _cmd(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="stage 05: LLaVA-protocol VQA benchmarks and MMLU of a llava-hf checkpoint",
-        description="Evaluate a llava-hf checkpoint (evaluation.model, default training/stage2/final) on local "
+        description="Evaluate a llava-hf checkpoint (evaluation.model, default training/phase2/final) on local "
                     "benchmark files in LLaVA's eval layout (evaluation.data_dir) and MMLU with lm-eval.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("step", choices=["all", "answer", "score", "mmlu", "fixtures", "lmms-eval"],

@@ -6,13 +6,11 @@ from pydantic import Field
 
 from synthvlm_repro.stage_config import Limit, StageConfig
 
-BENCHMARKS = ("gqa", "scienceqa_img", "textvqa", "pope", "mme", "mmbench", "vqav2", "vizwiz")
-
 
 class EvaluationConfig(StageConfig):
     """Which model and benchmarks to evaluate, from which local files, and how to decode."""
 
-    model: Optional[str] = None  # llava-hf dir, hub id or tiny:<name>; None: <run>/training/stage2/final
+    model: Optional[str] = None  # llava-hf dir, hub id or tiny:<name>; None: <run>/training/phase2/final
     benchmarks: list[Literal["gqa", "scienceqa_img", "textvqa", "pope", "mme", "mmbench", "vqav2", "vizwiz"]] = \
         ["gqa", "scienceqa_img", "textvqa", "pope", "mme", "mmbench", "vqav2", "vizwiz"]
     data_dir: Optional[str] = None  # LLaVA's playground/data/eval layout; None: <run>/evaluation/fixtures

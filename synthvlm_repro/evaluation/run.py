@@ -27,13 +27,13 @@ COLUMNS = ["benchmark", "split", "metric", "value", "n", "model", "checkpoint"]
 def model_under_test(ctx: RunContext, allow_tiny_fallback: bool | None = None) -> tuple[str, str]:
     """``(label, loadable path or hub id)`` of the model to evaluate.
 
-    ``evaluation.model`` if set, else stage 04's ``training/stage2/final``. When that is missing and
+    ``evaluation.model`` if set, else stage 04's ``training/phase2/final``. When that is missing and
     the profile runs tiny models (or ``allow_tiny_fallback``), ``tiny:llava`` is used with a note.
     """
     ref = ctx.cfg.evaluation.model
     if ref:
         return ref, resolve_model(ref)
-    final = ctx.paths.stage2_dir / "final"
+    final = ctx.paths.training_final_dir(2)
     if (final / "config.json").exists():
         return str(final.relative_to(ctx.paths.root)), str(final)
     fallback = ctx.smoke if allow_tiny_fallback is None else allow_tiny_fallback
@@ -48,7 +48,7 @@ def model_under_test(ctx: RunContext, allow_tiny_fallback: bool | None = None) -
 def data_root(ctx: RunContext) -> Path:
     """Where the benchmark files are: ``evaluation.data_dir``, or the fixtures (written when asked)."""
     ev = ctx.cfg.evaluation
-    fixtures = ctx.paths.evaluation / "fixtures"
+    fixtures = ctx.paths.evaluation_fixtures
     if ev.fixtures:
         marker = fixtures / "README.txt"
         if not marker.exists() or LAYOUT_MARK not in marker.read_text(encoding="utf-8"):
@@ -63,7 +63,7 @@ def data_root(ctx: RunContext) -> Path:
 
 
 def answers_dir(ctx: RunContext) -> Path:
-    return ctx.paths.evaluation / "answers"
+    return ctx.paths.evaluation_answers
 
 
 def benchmark_questions(ctx: RunContext, name: str) -> dict[str, list[Question]]:
@@ -89,7 +89,7 @@ def _answer_settings(ctx: RunContext, checkpoint: str) -> dict:
 
 def _check_settings(ctx: RunContext, checkpoint: str) -> None:
     """Refuse to resume answers made by another model or with other decoding settings."""
-    path = answers_dir(ctx) / "settings.json"
+    path = ctx.paths.evaluation_answer_settings
     settings = _answer_settings(ctx, checkpoint)
     if path.exists():
         old = read_json(path)
@@ -137,7 +137,7 @@ def score(ctx: RunContext) -> list[dict]:
         bench = get_benchmark(name)
         for split, qs in benchmark_questions(ctx, name).items():
             answers = inference.merge_shards(answers_dir(ctx), name, split, qs)
-            upload = bench.write_submission(root, split, qs, answers, ctx.paths.evaluation / "submissions")
+            upload = bench.write_submission(root, split, qs, answers, ctx.paths.evaluation_submissions)
             if split in bench.submission_splits:
                 n_rows = len(json.loads(upload.read_text(encoding="utf-8")))
                 scores = [(split, "submission_rows", float(n_rows), len(answers))]
@@ -161,8 +161,8 @@ def mmlu(ctx: RunContext) -> list[dict]:
         data = data_root(ctx) / "mmlu" / "data"
     else:
         raise ValueError("evaluation.mmlu: set mmlu_data_dir (Hendrycks data/ layout) or fixtures: true")
-    work = ctx.paths.evaluation / "mmlu"
-    lm_dir = extract_language_model(checkpoint, work / "language_model")
+    work = ctx.paths.evaluation_mmlu
+    lm_dir = extract_language_model(checkpoint, ctx.paths.evaluation_mmlu_language_model)
     res = run_mmlu(lm_dir, data, work, ev.mmlu_num_fewshot, ev.mmlu_limit, ev.mmlu_batch_size,
                    ctx.device, ev.dtype)
     split = f"test_{ev.mmlu_num_fewshot}shot"

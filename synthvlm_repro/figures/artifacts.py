@@ -74,13 +74,11 @@ def load_manifest(paths: RunPaths) -> pd.DataFrame:
 
 def load_grid_search(paths: RunPaths) -> pd.DataFrame:
     """The generation grid search: ``steps, guidance_scale, refiner, clip_score`` per caption or per setting
-    (stage 02 writes ``synthesis/grid.parquet``; ``grid_search.parquet`` is accepted too)."""
-    columns = ["steps", "guidance_scale", "refiner", "clip_score"]
-    for name in ("grid.parquet", "grid_search.parquet"):
-        if (paths.synthesis / name).exists():
-            return read_parquet(paths.synthesis / name, columns)
-    raise MissingInput(f"{paths.synthesis / 'grid.parquet'} not found (run `synthvlm-repro synthesize grid` or "
-                       "the grid-search cell of 02_sdxl_synthesis)")
+    (stage 02's ``synthesis/grid.parquet``)."""
+    if not paths.synthesis_grid_parquet.exists():
+        raise MissingInput(f"{paths.synthesis_grid_parquet} not found (run `synthvlm-repro synthesize grid` or "
+                           "the grid-search cell of 02_sdxl_synthesis)")
+    return read_parquet(paths.synthesis_grid_parquet, ["steps", "guidance_scale", "refiner", "clip_score"])
 
 
 def load_funnel(paths: RunPaths) -> pd.DataFrame:
@@ -103,9 +101,9 @@ def load_results(paths: RunPaths) -> pd.DataFrame:
     return df
 
 
-def load_log_history(paths: RunPaths, stage: int) -> list[dict]:
-    """``training/stage{1,2}/log_history.json`` (HF Trainer's ``state.log_history``)."""
-    path = (paths.stage1_dir if stage == 1 else paths.stage2_dir) / "log_history.json"
+def load_log_history(paths: RunPaths, phase: int) -> list[dict]:
+    """``training/phase{1,2}/log_history.json`` (HF Trainer's ``state.log_history``)."""
+    path = paths.training_log_history(phase)
     data = read_json(path)
     if not isinstance(data, list):
         raise MissingInput(f"{path}: expected a list of log entries")

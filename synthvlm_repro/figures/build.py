@@ -11,7 +11,6 @@ Fixed names (each figure as PNG + PDF, each table as CSV + Markdown + LaTeX):
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -43,23 +42,14 @@ class FigureResult:
 
 
 def figures_dir(ctx: RunContext) -> Path:
-    """``figures.output_dir``, relative paths taken against the project root (created)."""
+    """``figures.output_dir``, relative paths taken against the project root (the writers create it)."""
     out = Path(ctx.cfg.figures.output_dir).expanduser()
-    out = out if out.is_absolute() else find_project_root() / out
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def preference_dir(paths: RunPaths) -> Path:
-    """Where judgment JSONL files of a run live (``<run>/preference``)."""
-    out = paths.root / "preference"
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return out if out.is_absolute() else find_project_root() / out
 
 
 def judgment_file(paths: RunPaths, judge: str) -> Path:
     """``<run>/preference/<judge as a file name>.jsonl``."""
-    return preference_dir(paths) / (re.sub(r"[^A-Za-z0-9._-]+", "_", judge).strip("_") + ".jsonl")
+    return paths.judgments_jsonl(judge)
 
 
 class FigureBuilder:
@@ -155,7 +145,7 @@ class FigureBuilder:
                                                         "image": pairs["original"]})
         except MissingInput:
             pass
-        for path in sorted((self.paths.root / "selection" / "quality").glob("*.parquet")):  # real sets of stage 03
+        for path in sorted(self.paths.quality_dir.glob("*.parquet")):  # real sets of stage 03
             real = pd.read_parquet(path)
             if {"caption_id", "caption", "path"} <= set(real.columns):
                 datasets[f"{path.stem} (real)"] = pd.DataFrame(
@@ -172,10 +162,10 @@ class FigureBuilder:
         return plots.plot_tsne(coords, self.out / "tsne_clip_embeddings", **self._save_kwargs()), counts
 
     def preference(self):
-        files = sorted(preference_dir(self.paths).glob("*.jsonl"))
+        files = sorted(self.paths.preference.glob("*.jsonl"))
         judgments = load_judgments(files)
         if judgments.empty:
-            raise MissingInput(f"no judgments in {preference_dir(self.paths)} (run the judge or the rater first)")
+            raise MissingInput(f"no judgments in {self.paths.preference} (run the judge or the rater first)")
         table = preference_table(judgments)
         written = tables.write_table(table, self.out / "preference_table", "Synthetic-vs-original win rates (%)")
         return written + plots.plot_preference(table, self.out / "preference_win_rates", **self._save_kwargs()), table

@@ -109,7 +109,7 @@ def data_quality_table(paths: RunPaths, ssim_weight: float, originals: pd.DataFr
     if originals is not None and len(originals):
         rows.append(_quality_row(f"{RUN}: original images", RUN, originals["clip_score"].mean(),
                                  originals["ssim"].mean(), ssim_weight, len(originals)))
-    for path in sorted((paths.root / "selection" / "quality").glob("*.parquet")):  # stage 03's real-data scores
+    for path in sorted(paths.quality_dir.glob("*.parquet")):  # stage 03's real-data scores
         real = pd.read_parquet(path)
         real = real[real["status"] == "ok"] if "status" in real.columns else real
         if {"clip_score", "ssim"} <= set(real.columns) and len(real):
@@ -216,16 +216,16 @@ def throughput_table(paths: RunPaths, device: str) -> pd.DataFrame:
                                    "storage_gb_per_100k": size / len(ok) * 100_000 / 1e9}))
     except MissingInput:
         pass
-    for stage in (1, 2):
+    for phase in (1, 2):
         try:
-            history = load_log_history(paths, stage)
+            history = load_log_history(paths, phase)
         except MissingInput:
             continue
         final = next((h for h in reversed(history) if "train_runtime" in h), None)
         if final and final.get("train_samples_per_second"):
             seconds = float(final["train_runtime"])
             items = round(seconds * float(final["train_samples_per_second"]))
-            rows.append(_per_100k({"stage": f"04 training stage {stage} (per sample)", "items": items,
+            rows.append(_per_100k({"stage": f"04 training phase {phase} (per sample)", "items": items,
                                    "seconds": seconds, "device": device, "storage_gb_per_100k": float("nan")}))
     if not rows:
         raise MissingInput("no timing recorded: synthesis/manifest.parquet 'seconds' and training log_history "

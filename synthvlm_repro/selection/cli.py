@@ -43,7 +43,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
 
     ctx = context_from_args(args)
     fingerprint, _ = settings_fingerprint(ctx.cfg.selection)
-    scores = merge_and_write_scores(ctx, ctx.paths.selection / "score_parts" / fingerprint)
+    scores = merge_and_write_scores(ctx, ctx.paths.score_parts_dir(fingerprint))
     _print_summary(ctx, scores, run_selection(ctx, scores))
     return 0
 

@@ -135,8 +135,8 @@ def score_dataset(ctx, path: str | Path, image_dir: str | Path | None = None, na
     rows = load_pairs(path, image_dir, cfg.quality_limit, ctx.cfg.seed)
     name = name or ("sample images" if str(path) == "sample" else Path(path).stem)
     fingerprint, _ = settings_fingerprint(cfg)
-    parts_dir = ctx.paths.selection / "quality" / f"{name}-{fingerprint}"
+    parts_dir = ctx.paths.quality_parts_dir(name, fingerprint)
     score_rows(rows, None, cfg, ctx.device, parts_dir, Shard(), progress=progress)
     scores = merge_scores(rows, parts_dir, cfg.ssim_weight)
-    write_parquet(ctx.paths.selection / "quality" / f"{name}.parquet", scores)
+    write_parquet(ctx.paths.quality_scores_parquet(name), scores)
     return scores

@@ -372,7 +372,7 @@ def score_manifest(ctx, shard: Shard | None = None, device: str | None = None,
     cfg = ctx.cfg.selection
     device = device or local_rank_device(ctx.device)
     fingerprint, payload = settings_fingerprint(cfg)
-    parts_dir = ctx.paths.selection / "score_parts" / fingerprint
+    parts_dir = ctx.paths.score_parts_dir(fingerprint)
     parts_dir.mkdir(parents=True, exist_ok=True)
     write_json(parts_dir / "settings.json", payload)
     rows = read_manifest(ctx.paths.synthesis_manifest)

@@ -68,7 +68,7 @@ def grid_search(ctx: RunContext, n_captions: int | None = None, progress: bool =
                              "clip_score": float(s), "seconds_per_image": per_image} for cid, s in zip(ids, scores)]
     bar.close()
     frame = pd.DataFrame(records)
-    write_parquet(ctx.paths.synthesis / "grid.parquet", frame)
+    write_parquet(ctx.paths.synthesis_grid_parquet, frame)
     summary = (frame.groupby(["refiner", "steps", "guidance_scale"], as_index=False)
                .agg(clip_score=("clip_score", "mean"), seconds_per_image=("seconds_per_image", "first"),
                     n=("clip_score", "size")))
@@ -97,5 +97,5 @@ def plot_grid(summary, ctx: RunContext):
         ax.set_ylabel("steps")
         ax.set_title("base + refiner" if use_refiner else "base only")
     fig.colorbar(im, ax=axes[0].tolist(), label="mean CLIPScore")
-    save_figure(fig, ctx.paths.figures / "synthesis_grid", smoke=ctx.smoke)
+    save_figure(fig, ctx.paths.figure("synthesis_grid"), smoke=ctx.smoke)
     return fig

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from synthvlm_repro.paths import RunPaths
+
 
 def torchrun_command(profile: str, run_dir: str | Path, overrides: Iterable[str], nproc: int) -> list[str]:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
@@ -25,7 +27,7 @@ def launch_torchrun(profile: str, run_dir: str | Path, overrides: Iterable[str],
                     echo=print, poll_s: float = 1.0) -> int:
     """Run synthesis on ``nproc`` local GPUs in a subprocess, echoing its log until it ends; returns its exit code."""
     run_dir = Path(run_dir)
-    log_path = run_dir / "synthesis" / "launch.log"
+    log_path = RunPaths(run_dir).synthesis_launch_log
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = torchrun_command(profile, run_dir, list(overrides), nproc)
     with open(log_path, "ab") as log:

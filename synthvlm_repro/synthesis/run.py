@@ -62,7 +62,7 @@ def synthesize(ctx: RunContext, shard: Shard | None = None, generator: ImageGene
     split it further. ``generator`` reuses already loaded pipelines (the grid search and benches do).
     """
     cfg = ctx.cfg.synthesis
-    root, parts = ctx.paths.root, ctx.paths.synthesis / "parts"
+    root, parts = ctx.paths.root, ctx.paths.synthesis_parts
     parts.mkdir(parents=True, exist_ok=True)
     shard = current_shard(shard)
     items = job_items(ctx)
@@ -134,14 +134,14 @@ def _row(item: WorkItem, status: str, reason: str | None, retried: bool, seconds
 def merge(ctx: RunContext, items: list[WorkItem] | None = None, settings_id: str | None = None):
     """Merge every shard journal into ``synthesis/manifest.parquet`` (and WebDataset shards if configured)."""
     cfg = ctx.cfg.synthesis
-    parts = ctx.paths.synthesis / "parts"
+    parts = ctx.paths.synthesis_parts
     items = items if items is not None else job_items(ctx)
     settings_id = settings_id or write_settings(parts, run_settings(cfg, ctx.cfg.seed))
     frame = merge_manifest(ctx.paths.root, parts, items, settings_id, ctx.paths.synthesis_manifest)
     if cfg.webdataset:
         from synthvlm_repro.synthesis.webdataset_export import write_webdataset
 
-        write_webdataset(ctx.paths.root, frame, ctx.paths.synthesis / "wds", cfg.webdataset_shard_size)
+        write_webdataset(ctx.paths.root, frame, ctx.paths.synthesis_webdataset, cfg.webdataset_shard_size)
     return frame
 
 

@@ -54,7 +54,7 @@ def main(argv=None) -> None:
         synthesize(ctx)
     with _step(timings, "03 selection"):
         run_stage(ctx, progress=False)
-    timing_path = experiment.experiment_dir(ctx) / "timing.json"
+    timing_path = ctx.paths.toy_timing_json
     write_json(timing_path, {"steps": timings})
     with _step(timings, "04+05 arms x seeds"):
         table = experiment.run_experiment(ctx, args.profile, args.overrides)
@@ -62,7 +62,7 @@ def main(argv=None) -> None:
     arms.pop("steps", None)
     write_json(timing_path, {"steps": timings, "arms": arms,
                              "total": {k: round(sum(t[k] for t in timings.values()), 1) for k in ("wall_s", "cpu_s")}})
-    experiment.plot_arms(table, experiment.experiment_dir(ctx) / "arms.png")
+    experiment.plot_arms(table, ctx.paths.toy_arms_png)
     report = experiment.write_report(ctx, table, {**timings, **arms})
     print(report.read_text())
 

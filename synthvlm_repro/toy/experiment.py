@@ -22,6 +22,7 @@ import pandas as pd
 
 from synthvlm_repro.atomic import write_json, write_text
 from synthvlm_repro.models import resolve_model
+from synthvlm_repro.paths import RunPaths
 from synthvlm_repro.run_context import RunContext, prepare_run
 from synthvlm_repro.selection.select import export_llava, select_pairs
 from synthvlm_repro.toy.world import ATTRIBUTES, parse_caption
@@ -35,9 +36,7 @@ T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8
 
 
 def experiment_dir(ctx: RunContext) -> Path:
-    path = ctx.paths.root / "toy_experiment"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return ctx.paths.toy_experiment
 
 
 def arm_pairs(ctx: RunContext, arm: str, seed: int) -> pd.DataFrame:
@@ -94,16 +93,16 @@ def run_arm(ctx: RunContext, profile: str, overrides: list[str], arm: str, seed:
     from synthvlm_repro.evaluation.run import run_evaluation
     from synthvlm_repro.training.launch import run_training
 
-    run_dir = experiment_dir(ctx) / f"{arm}-s{seed}"
+    run_dir = ctx.paths.toy_arm_run(arm, seed).root
     wall, cpu = time.perf_counter(), time.process_time()
-    skipped = (run_dir / "evaluation" / "results.csv").exists()
+    skipped = RunPaths(run_dir).results_csv.exists()
     if not skipped:
         arm_ctx = prepare_run(profile, run_dir, list(overrides) + [f"seed={seed}"])
         pairs = arm_pairs(ctx, arm, seed)
         source_root = ctx.paths.root if arm != "renders" else Path(resolve_model(ctx.cfg.curation.source)).parent
         export_llava(pairs, source_root, arm_ctx.paths.llava_image_folder, arm_ctx.paths.llava_pretrain_json, seed,
                      True, "copy")
-        judge_pairs(pairs, source_root, ctx.cfg.toy.judge).to_csv(run_dir / "judged.csv", index=False)
+        judge_pairs(pairs, source_root, ctx.cfg.toy.judge).to_csv(arm_ctx.paths.toy_judged_csv, index=False)
         run_training(arm_ctx)
         run_evaluation(arm_ctx)
     return ArmRun(arm, seed, run_dir, time.perf_counter() - wall, time.process_time() - cpu, skipped)
@@ -130,7 +129,7 @@ def run_experiment(ctx: RunContext, profile: str, overrides: list[str] = (), pro
     else:
         done = [run_arm(ctx, profile, list(overrides), a, s)
                 for a, s in tqdm(jobs, desc="toy arms x seeds", disable=not progress)]
-    timing = experiment_dir(ctx) / "timing.json"
+    timing = ctx.paths.toy_timing_json
     for r in sorted(done, key=lambda r: (r.seed, cfg.arms.index(r.arm))):
         rows.append(_run_row(r))
         if r.skipped:  # keep the timing of the run that did the work
@@ -138,7 +137,7 @@ def run_experiment(ctx: RunContext, profile: str, overrides: list[str] = (), pro
         write_json(timing, {**(json.loads(timing.read_text()) if timing.exists() else {}),
                             f"{r.arm}-s{r.seed}": {"wall_s": round(r.wall_s, 1), "cpu_s": round(r.cpu_s, 1)}})
     table = pd.DataFrame(rows)
-    table.to_csv(experiment_dir(ctx) / "runs.csv", index=False)
+    write_text(ctx.paths.toy_runs_csv, table.to_csv(index=False))
     return table
 
 
@@ -152,14 +151,14 @@ def _run_arm_in_worker(run_root: str, profile: str, overrides: list[str], arm: s
 
 
 def _run_row(r: ArmRun) -> dict:
-    results = pd.read_csv(r.run_dir / "evaluation" / "results.csv")
+    results = pd.read_csv(RunPaths(r.run_dir).results_csv)
     row = {"arm": r.arm, "seed": r.seed}
     for bench, (split, metric) in HEADLINE.items():
         sel = results[(results["benchmark"] == bench) & (results["metric"] == metric)]
         if split is not None:
             sel = sel[sel["split"] == split]
         row[bench] = float(sel["value"].mean()) if len(sel) else float("nan")
-    judged = pd.read_csv(r.run_dir / "judged.csv")
+    judged = pd.read_csv(RunPaths(r.run_dir).toy_judged_csv)
     row["precision"] = 100 * judged[[f"{k}_ok" for k in RELIABLE]].all(axis=1).mean()
     row["precision_all"] = 100 * judged["all_ok"].mean()
     for key in ATTRIBUTES:
@@ -258,7 +257,7 @@ def write_report(ctx: RunContext, table: pd.DataFrame, timings: dict | None = No
                   for k, v in timings.items()]
     text = "\n".join(lines) + "\n"
     _append_to_reproduce(ctx.paths.report_md, text)
-    return write_text(experiment_dir(ctx) / "report.md", text)
+    return write_text(ctx.paths.toy_report_md, text)
 
 
 BEGIN, END = "<!-- toy experiment -->", "<!-- /toy experiment -->"

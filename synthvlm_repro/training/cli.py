@@ -1,4 +1,6 @@
-"""``synthvlm-repro train``: LLaVA-1.5 stage 1 / stage 2 from the command line (or as a torchrun worker)."""
+"""``synthvlm-repro train``: LLaVA-1.5 training phase 1 / phase 2 from the command line (or as a torchrun worker).
+
+LLaVA calls these "stage 1" and "stage 2"; in this kit a stage is one of the pipeline stages 01–06."""
 
 from __future__ import annotations
 
@@ -9,50 +11,51 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from synthvlm_repro.cli_common import context_from_args
     from synthvlm_repro.training.launch import run_training
     from synthvlm_repro.training.plots import plot_loss_curves
-    from synthvlm_repro.training.train import train_stage
+    from synthvlm_repro.training.train import train_phase
 
     ctx = context_from_args(args)
-    stages = (1, 2) if args.stage == "all" else (int(args.stage),)
+    phases = (1, 2) if args.phase == "all" else (int(args.phase),)
     if args.in_process:  # one rank of a launched job, or a deliberate single-process run
-        for stage in stages:
-            print(f"stage {stage}: {train_stage(ctx.cfg.training, ctx.paths, stage, ctx.cfg.seed, ctx.device)}")
+        for phase in phases:
+            print(f"training phase {phase}: {train_phase(ctx.cfg.training, ctx.paths, phase, ctx.cfg.seed, ctx.device)}")
         return 0
-    finals = run_training(ctx, stages if args.stage != "all" else None)
-    for stage, final in finals.items():
-        print(f"stage {stage}: {final}")
+    finals = run_training(ctx, phases if args.phase != "all" else None)
+    for phase, final in finals.items():
+        print(f"training phase {phase}: {final}")
     plot_loss_curves(ctx.paths, smoke=ctx.smoke)
     return 0
 
 
-def _add_parser(subparsers, name: str, help: str, description: str, stage: str | None):
+def _add_parser(subparsers, name: str, help: str, description: str, phase: str | None):
     from synthvlm_repro.cli_common import add_run_args
 
     p = subparsers.add_parser(name, help=help, description=description)
     add_run_args(p)
-    if stage is None:
-        p.add_argument("--stage", choices=("1", "2", "all"), default="all",
-                       help="which stage to train (default: all = 1 then 2, unless training.run_stage2 is false)")
+    if phase is None:
+        p.add_argument("--phase", choices=("1", "2", "all"), default="all",
+                       help="which training phase to run (default: all = 1 then 2, unless training.run_phase2 is false)")
     else:
-        p.set_defaults(stage=stage)
+        p.set_defaults(phase=phase)
     p.add_argument("--in-process", action="store_true",
                    help="train in this process instead of launching a job (what each torchrun/accelerate rank runs)")
     p.set_defaults(func=_cmd_train)
 
 
-COMMON = ("Writes training/stage{N}/final/ (llava-hf model + processor), log_history.json, label_check.json and "
+COMMON = ("Writes training/phase{N}/final/ (llava-hf model + processor), log_history.json, label_check.json and "
           "figures/training_loss.{png,pdf}; resumes from the latest checkpoint. On GPUs it launches torchrun or "
-          "accelerate (training.launcher) over training.num_gpus GPUs and streams training/stage{N}/train.log.")
+          "accelerate (training.launcher) over training.num_gpus GPUs and streams training/phase{N}/train.log.")
 
 
 def register(subparsers) -> None:
-    """Add ``train`` (both stages), ``pretrain`` (stage 1) and ``finetune`` (stage 2)."""
-    _add_parser(subparsers, "train", "stage 04: LLaVA-1.5 stage 1 then stage 2",
-                "Train LLaVA-1.5: stage 1 (projector only, plain template) on the run dir's "
-                "selection/llava_pretrain.json, then stage 2 (projector + LM, v1 template) on training.stage2_data. "
+    """Add ``train`` (both phases), ``pretrain`` (phase 1) and ``finetune`` (phase 2)."""
+    _add_parser(subparsers, "train", "stage 04: LLaVA-1.5 training phase 1 then phase 2",
+                "Train LLaVA-1.5: phase 1 (projector only, plain template) on the run dir's "
+                "selection/llava_pretrain.json, then phase 2 (projector + LM, v1 template) on training.phase2_data. "
                 + COMMON, None)
-    _add_parser(subparsers, "pretrain", "stage 04, stage 1: projector alignment on selection/llava_pretrain.json",
-                "LLaVA-1.5 stage 1: build the model from training.vision_tower + training.language_model and train "
-                "the projector on selection/llava_pretrain.json. " + COMMON, "1")
-    _add_parser(subparsers, "finetune", "stage 04, stage 2: instruction tuning from the stage-1 checkpoint",
-                "LLaVA-1.5 stage 2: train projector + LM from training/stage1/final on training.stage2_data "
+    _add_parser(subparsers, "pretrain", "stage 04, phase 1: projector alignment on selection/llava_pretrain.json",
+                "LLaVA-1.5 training phase 1 (LLaVA's stage 1): build the model from training.vision_tower + "
+                "training.language_model and train the projector on selection/llava_pretrain.json. " + COMMON, "1")
+    _add_parser(subparsers, "finetune", "stage 04, phase 2: instruction tuning from the phase-1 checkpoint",
+                "LLaVA-1.5 training phase 2 (LLaVA's stage 2): train projector + LM from training/phase1/final on "
+                "training.phase2_data "
                 "(LLaVA-665K format; 'sample-mix' = the kit's tiny mix). " + COMMON, "2")

@@ -1,21 +1,30 @@
 """Settings of stage 04 (LLaVA-1.5 training).
 
 Defaults are LLaVA-1.5-7B's recipe (haotian-liu/LLaVA ``scripts/v1_5/pretrain.sh`` / ``finetune.sh``,
-see ``../shared/reference/anchors.md`` §A1): stage 1 trains the projector on image–caption pairs with the
-``plain`` template, stage 2 trains projector + LM on LLaVA-665K with the Vicuna ``v1`` template.
+see ``../shared/reference/anchors.md`` §A1): training phase 1 trains the projector on image–caption pairs
+with the ``plain`` template, phase 2 trains projector + LM on LLaVA-665K with the Vicuna ``v1`` template.
+
+LLaVA calls the phases "stage 1" and "stage 2"; in this kit a "stage" is a pipeline stage (01–06), so
+the keys are ``phase1`` / ``phase2``. LLaVA's names (``stage1``, ``stage2``, ``run_stage2``,
+``stage2_data``, ``stage2_image_folder``) are accepted as aliases in profiles and ``--set`` overrides.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from synthvlm_repro.stage_config import Limit, StageConfig, UnitFloat
 
 
-class StageRecipe(StageConfig):
-    """Optimisation settings of one training stage."""
+#: LLaVA's names of the phase keys, accepted in profiles and overrides (``config.load_config`` renames them).
+LLAVA_KEY_ALIASES = {"stage1": "phase1", "stage2": "phase2", "run_stage2": "run_phase2",
+                     "stage2_data": "phase2_data", "stage2_image_folder": "phase2_image_folder"}
+
+
+class PhaseRecipe(StageConfig):
+    """Optimisation settings of one training phase."""
 
     template: Literal["plain", "v1"] = "plain"
     tune: Literal["projector", "projector+lm"] = "projector"
@@ -40,7 +49,7 @@ class StageRecipe(StageConfig):
     group_by_modality_length: bool = False
 
 
-class Stage1Recipe(StageRecipe):
+class Phase1Recipe(PhaseRecipe):
     """Projector alignment (LLaVA-1.5 ``pretrain.sh``)."""
 
     deepspeed: str | None = "configs/deepspeed_zero2.json"
@@ -49,7 +58,7 @@ class Stage1Recipe(StageRecipe):
     save_steps: int = Field(100, ge=1)
 
 
-class Stage2Recipe(StageRecipe):
+class Phase2Recipe(PhaseRecipe):
     """Visual instruction tuning (LLaVA-1.5 ``finetune.sh``)."""
 
     template: Literal["plain", "v1"] = "v1"
@@ -63,7 +72,7 @@ class Stage2Recipe(StageRecipe):
 
 
 class TrainingConfig(StageConfig):
-    """Model parts and the two-stage recipe (defaults: LLaVA-1.5 7B)."""
+    """Model parts and the two-phase recipe (defaults: LLaVA-1.5 7B)."""
 
     vision_tower: str = "openai/clip-vit-large-patch14-336"
     language_model: str = "lmsys/vicuna-7b-v1.5"
@@ -83,10 +92,11 @@ class TrainingConfig(StageConfig):
     logging_steps: int = Field(1, ge=1)
     launcher: Literal["auto", "inprocess", "torchrun", "accelerate"] = "auto"  # auto: in-process on CPU
     num_gpus: Limit | None = None  # None = every visible GPU
-    run_stage2: bool = True
-    # Stage-2 data: a LLaVA-665K-format JSON + image folder (relative to the project root or absolute);
+    run_phase2: bool = Field(True, validation_alias=AliasChoices("run_phase2", "run_stage2"))
+    # Phase-2 data: a LLaVA-665K-format JSON + image folder (relative to the project root or absolute);
     # "sample-mix" builds a tiny multi-turn mix (with text-only rows) from the kit's sample data.
-    stage2_data: str = "data/llava_v1_5_mix665k.json"
-    stage2_image_folder: str = "data"
-    stage1: Stage1Recipe = Stage1Recipe()
-    stage2: Stage2Recipe = Stage2Recipe()
+    phase2_data: str = Field("data/llava_v1_5_mix665k.json",
+                             validation_alias=AliasChoices("phase2_data", "stage2_data"))
+    phase2_image_folder: str = Field("data", validation_alias=AliasChoices("phase2_image_folder", "stage2_image_folder"))
+    phase1: Phase1Recipe = Field(Phase1Recipe(), validation_alias=AliasChoices("phase1", "stage1"))
+    phase2: Phase2Recipe = Field(Phase2Recipe(), validation_alias=AliasChoices("phase2", "stage2"))

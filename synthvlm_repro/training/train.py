@@ -1,9 +1,11 @@
-"""One LLaVA-1.5 training stage with HF ``Trainer`` (in-process, or as a torchrun/accelerate worker).
+"""One LLaVA-1.5 training phase with HF ``Trainer`` (in-process, or as a torchrun/accelerate worker).
 
-Stage 1 builds the model from its parts and trains the projector; stage 2 starts from stage 1's
-``final/`` and trains projector + LM. Both resume from the latest ``checkpoint-*`` in their
-``checkpoints/`` folder (Trainer's own checkpoints carry ``trainer_state.json``, optimizer, scheduler
-and RNG states — LLaVA's stage-1 resume lacks them, its issue #1164).
+LLaVA calls its two training steps "stage 1" and "stage 2"; here they are training *phases* (a
+"stage" is one of the kit's pipeline stages 01–06). Phase 1 builds the model from its parts and trains
+the projector; phase 2 starts from phase 1's ``final/`` and trains projector + LM. Both resume from the
+latest ``checkpoint-*`` in their ``checkpoints/`` folder (Trainer's own checkpoints carry
+``trainer_state.json``, optimizer, scheduler and RNG states — LLaVA's stage-1 resume lacks them, its
+issue #1164).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from synthvlm_repro.runtime import distributed
 from synthvlm_repro.runtime.dtypes import torch_dtype
 from synthvlm_repro.runtime.llava import load_llava
 from synthvlm_repro.training.builder import build_llava, image_tokens_per_image
-from synthvlm_repro.training.config import StageRecipe, TrainingConfig
+from synthvlm_repro.training.config import PhaseRecipe, TrainingConfig
 from synthvlm_repro.training.data import LlavaCollator, LlavaDataset, check_labels
 from synthvlm_repro.training.throughput import check_fused_kernels, sampler_for, set_attention
 
@@ -62,17 +64,13 @@ def _trainer_class():
     return LlavaTrainer
 
 
-def stage_dir(paths: RunPaths, stage: int) -> Path:
-    return paths.stage1_dir if stage == 1 else paths.stage2_dir
+def recipe(cfg: TrainingConfig, phase: int) -> PhaseRecipe:
+    if phase not in (1, 2):
+        raise ValueError(f"training phase must be 1 or 2, got {phase}")
+    return cfg.phase1 if phase == 1 else cfg.phase2
 
 
-def recipe(cfg: TrainingConfig, stage: int) -> StageRecipe:
-    if stage not in (1, 2):
-        raise ValueError(f"stage must be 1 or 2, got {stage}")
-    return cfg.stage1 if stage == 1 else cfg.stage2
-
-
-def gradient_accumulation(r: StageRecipe, world_size: int) -> int:
+def gradient_accumulation(r: PhaseRecipe, world_size: int) -> int:
     """Steps to accumulate so that per-device batch x steps x GPUs = the recipe's global batch."""
     per_step = r.per_device_batch_size * world_size
     if r.global_batch_size % per_step:
@@ -81,16 +79,16 @@ def gradient_accumulation(r: StageRecipe, world_size: int) -> int:
     return r.global_batch_size // per_step
 
 
-def stage_data(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0) -> tuple[Path, Path]:
-    """``(json, image folder)`` a stage trains on."""
-    if stage == 1:
+def phase_data(cfg: TrainingConfig, paths: RunPaths, phase: int, seed: int = 0) -> tuple[Path, Path]:
+    """``(json, image folder)`` a training phase trains on."""
+    if phase == 1:
         return paths.llava_pretrain_json, paths.llava_image_folder
-    if cfg.stage2_data == "sample-mix":
+    if cfg.phase2_data == "sample-mix":
         from synthvlm_repro.training.sample_mix import build_sample_mix
 
-        return build_sample_mix(paths.training / "stage2_data", seed)
+        return build_sample_mix(paths.phase2_sample_mix, seed)
     root = find_project_root()  # absolute paths (and toy:<set>/<file> references) stay absolute
-    return root / resolve_model(cfg.stage2_data), root / resolve_model(cfg.stage2_image_folder)
+    return root / resolve_model(cfg.phase2_data), root / resolve_model(cfg.phase2_image_folder)
 
 
 def set_trainable(model, tune: str) -> dict[str, int]:
@@ -104,30 +102,30 @@ def set_trainable(model, tune: str) -> dict[str, int]:
             "total": sum(p.numel() for p in model.parameters())}
 
 
-def load_stage_model(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int, dtype: torch.dtype):
-    if stage == 1:
+def load_phase_model(cfg: TrainingConfig, paths: RunPaths, phase: int, seed: int, dtype: torch.dtype):
+    if phase == 1:
         return build_llava(cfg, dtype=dtype, seed=seed)
-    start = paths.stage1_dir / "final"
+    start = paths.training_final_dir(1)
     if not (start / "config.json").exists():
-        raise FileNotFoundError(f"{start}: stage-1 checkpoint missing; run stage 1 first")
+        raise FileNotFoundError(f"{start}: phase-1 checkpoint missing; run training phase 1 first")
     return load_llava(start, dtype=dtype)
 
 
-def start_fingerprint(paths: RunPaths, stage: int) -> list:
-    """Identity of what a stage starts from: stage 2 starts from stage 1's saved weights."""
-    if stage == 1:
+def start_fingerprint(paths: RunPaths, phase: int) -> list:
+    """Identity of what a phase starts from: phase 2 starts from phase 1's saved weights."""
+    if phase == 1:
         return []
-    final = paths.stage1_dir / "final"
+    final = paths.training_final_dir(1)
     return sorted([f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in final.glob("*.safetensors"))
 
 
-def check_start_point(paths: RunPaths, stage: int, checkpoints: Path, resuming: bool) -> None:
-    """Refuse to resume stage 2 from checkpoints made on top of a different stage-1 model."""
+def check_start_point(paths: RunPaths, phase: int, checkpoints: Path, resuming: bool) -> None:
+    """Refuse to resume phase 2 from checkpoints made on top of a different phase-1 model."""
     record = checkpoints / "start.json"
-    now = start_fingerprint(paths, stage)
+    now = start_fingerprint(paths, phase)
     if resuming and record.exists() and json.loads(record.read_text()) != now:
-        raise RuntimeError(f"{checkpoints}: these checkpoints started from another stage-1 model than "
-                           f"{paths.stage1_dir / 'final'}; delete the folder to train stage {stage} afresh")
+        raise RuntimeError(f"{checkpoints}: these checkpoints started from another phase-1 model than "
+                           f"{paths.training_final_dir(1)}; delete the folder to train phase {phase} afresh")
     if not resuming:
         write_json(record, now)
 
@@ -180,14 +178,14 @@ def finished(checkpoint: Path) -> bool:
     return state.get("max_steps", 0) > 0 and state["global_step"] >= state["max_steps"]
 
 
-def training_arguments(cfg: TrainingConfig, r: StageRecipe, out: Path, seed: int, device: str, world_size: int):
+def training_arguments(cfg: TrainingConfig, r: PhaseRecipe, out: Path, seed: int, device: str, world_size: int):
     from transformers import TrainingArguments
 
     on_gpu = device.startswith("cuda")
     deepspeed = str(find_project_root() / r.deepspeed) if (r.deepspeed and on_gpu) else None
     if deepspeed and importlib.util.find_spec("deepspeed") is None:
         raise ValueError(f"training: {r.deepspeed} needs DeepSpeed (pip install -e '.[train]'), or train without it: "
-                         "--set training.stage1.deepspeed=null --set training.stage2.deepspeed=null")
+                         "--set training.phase1.deepspeed=null --set training.phase2.deepspeed=null")
     return TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=r.per_device_batch_size,
         gradient_accumulation_steps=gradient_accumulation(r, world_size), learning_rate=r.learning_rate,
@@ -202,24 +200,24 @@ def training_arguments(cfg: TrainingConfig, r: StageRecipe, out: Path, seed: int
         use_liger_kernel=check_fused_kernels(cfg.fused_kernels, on_gpu))
 
 
-def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0, device: str = "cpu",
+def train_phase(cfg: TrainingConfig, paths: RunPaths, phase: int, seed: int = 0, device: str = "cpu",
                 callbacks: tuple = ()) -> Path:
-    """Train one stage (resuming if it has checkpoints); returns the saved ``training/stage{N}/final``."""
-    r = recipe(cfg, stage)
-    out = stage_dir(paths, stage)
+    """Train one phase (resuming if it has checkpoints); returns the saved ``training/phase{N}/final``."""
+    r = recipe(cfg, phase)
     on_gpu = device.startswith("cuda")
     dtype = torch_dtype(cfg.dtype, device, half_needs_cuda=True)
     world_size = distributed.world_size()
     # Arguments first: with ZeRO-3 they make from_pretrained partition the weights across ranks while loading.
-    args = training_arguments(cfg, r, out / "checkpoints", seed, device, world_size)
+    args = training_arguments(cfg, r, paths.training_checkpoints(phase), seed, device, world_size)
     last = last_complete_checkpoint(Path(args.output_dir))
-    check_start_point(paths, stage, Path(args.output_dir), resuming=last is not None)
-    final, staging = out / "final", out / ".final.tmp"
+    check_start_point(paths, phase, Path(args.output_dir), resuming=last is not None)
+    final = paths.training_final_dir(phase)
+    staging = final.with_name(".final.tmp")
     done = last is not None and finished(Path(last))  # resuming it, Trainer would run one step past max_steps
     if done and (final / "config.json").exists():
-        log.info("stage %d: already trained (%s); keeping %s", stage, last, final)
+        log.info("training phase %d: already trained (%s); keeping %s", phase, last, final)
         return final
-    model, processor = load_stage_model(cfg, paths, stage, seed, dtype)
+    model, processor = load_phase_model(cfg, paths, phase, seed, dtype)
     counts = set_trainable(model, r.tune)
     set_attention(model, cfg.attn_implementation)
     if on_gpu and r.deepspeed is None and dtype != torch.float32:
@@ -228,13 +226,13 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
                 p.data = p.data.float()
     if cfg.gradient_checkpointing:
         model.enable_input_require_grads()
-    log.info("stage %d: training %s of %s parameters (%s)", stage, f"{counts['trainable']:,}",
+    log.info("training phase %d: training %s of %s parameters (%s)", phase, f"{counts['trainable']:,}",
              f"{counts['total']:,}", r.tune)
 
-    json_path, image_folder = stage_data(cfg, paths, stage, seed)
+    json_path, image_folder = phase_data(cfg, paths, phase, seed)
     dataset = LlavaDataset(json_path, image_folder, processor, r.template, image_tokens_per_image(processor),
                            sequence_limit(cfg.max_length, model), r.max_samples, r.pad_to_square)
-    write_json(out / "label_check.json", check_labels(dataset, cfg.max_masked_fraction, cfg.label_check_rows, seed))
+    write_json(paths.training_label_check(phase), check_labels(dataset, cfg.max_masked_fraction, cfg.label_check_rows, seed))
 
     processor.tokenizer.padding_side = "right"
     trainer = _trainer_class()(model=model, args=args, train_dataset=dataset, callbacks=list(callbacks),
@@ -244,13 +242,13 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
                                               world_size, seed)
     shutil.rmtree(staging, ignore_errors=True)  # left by a crash during an earlier export
     if done:  # crashed between the last checkpoint and the export: export that checkpoint
-        log.info("stage %d: training had finished at %s; saving it as %s", stage, last, final)
+        log.info("training phase %d: training had finished at %s; saving it as %s", phase, last, final)
         history = json.loads((Path(last) / "trainer_state.json").read_text())["log_history"]
         if trainer.is_world_process_zero():
             type(model).from_pretrained(last, dtype=dtype).save_pretrained(staging)
     else:
         if last:
-            log.info("stage %d: resuming from %s", stage, last)
+            log.info("training phase %d: resuming from %s", phase, last)
         trainer.train(resume_from_checkpoint=last)
         history = trainer.state.log_history
         trainer.export_original_format = True
@@ -261,5 +259,5 @@ def train_stage(cfg: TrainingConfig, paths: RunPaths, stage: int, seed: int = 0,
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
-        write_json(out / "log_history.json", history)
+        write_json(paths.training_log_history(phase), history)
     return final
