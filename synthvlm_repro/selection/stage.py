@@ -66,8 +66,22 @@ def run(ctx, progress: bool = True, score: bool = True, **options) -> StageResul
                            f"images in {ctx.paths.llava_image_folder}",
                "quality_table": str(quality_table_csv(ctx))}
     return StageResult("selection", artifacts=artifacts, summary=summary,
-                       tables={"scores": scores, "selected": selected, "quality": table},
+                       tables={"scores": scores, "selected": selected, "quality": table,
+                               "status": counts.rename("pairs").to_frame(),
+                               "unreadable": scores.loc[scores["status"] != "ok",
+                                                        ["caption_id", "candidate", "path", "status", "error"]],
+                               "selected_head": selected_head(selected, cfg)},
                        figures=[p for p in figures if p.suffix == ".png"])
+
+
+def selected_head(selected: pd.DataFrame, cfg, n: int = 10) -> pd.DataFrame:
+    """The top ``n`` selected pairs with every score, CLIPScore also on Hessel's ×2.5 reporting scale."""
+    from synthvlm_repro.selection.clipscore import HESSEL_SCALE
+    from synthvlm_repro.selection.scoring import active_columns
+
+    head = selected.head(n).assign(**{"CLIP-S (x2.5)": selected["clip_score"].head(n) * HESSEL_SCALE})
+    return head[["rank", "caption_id", "candidate", "clip_score", "CLIP-S (x2.5)",
+                 *[c for c in active_columns(cfg) if c != "clip_score"], "score", "caption"]]
 
 
 def write_quality_table(ctx, sets: dict[str, pd.DataFrame]) -> pd.DataFrame:
