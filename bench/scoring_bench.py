@@ -164,7 +164,7 @@ def main(argv=None) -> int:
         official_clip_pass(scorer.model, scorer.preprocess, scorer.tokenizer, paths[:2], list(rows.caption[:2]),
                            args.device, scorer.dtype, 0)
         score_rows(rows.head(2), root, cfg.model_copy(update={"num_workers": 0}), args.device, root / "warm",
-                   scorer=scorer, progress=False)
+                   clip_model=scorer, progress=False)
 
         _sync(args.device)
         t0 = time.perf_counter()
@@ -178,7 +178,7 @@ def main(argv=None) -> int:
 
         _sync(args.device)
         t0 = time.perf_counter()
-        score_rows(rows, root, cfg, args.device, root / "parts", scorer=scorer, progress=False)
+        score_rows(rows, root, cfg, args.device, root / "parts", clip_model=scorer, progress=False)
         _sync(args.device)
         t_kit = time.perf_counter() - t0
         kit = merge_scores(rows, root / "parts", 0.5).set_index("path").loc[rows.path]
@@ -213,7 +213,7 @@ def compare_decode(rows: pd.DataFrame, root: Path, cfg, scorer, args) -> int:
     seconds, scores = {}, {}
     for name, c in (("cpu_decode", cfg), ("gpu_decode", gpu_cfg)):
         warm = rows.head(min(len(rows), 2 * cfg.batch_size))
-        run = (lambda r, out: score_rows(r, root, c, args.device, out, scorer=scorer, progress=False)) \
+        run = (lambda r, out: score_rows(r, root, c, args.device, out, clip_model=scorer, progress=False)) \
             if cuda or name == "cpu_decode" else (lambda r, out: _tensor_path_on_cpu(r, root, c, scorer, out))
         run(warm, root / f"warm-{name}")
         _sync(args.device)
@@ -247,17 +247,18 @@ def _tensor_path_on_cpu(rows: pd.DataFrame, root: Path, cfg, scorer, out: Path) 
     as score parts so both paths are merged the same way."""
     from synthvlm_repro.atomic import write_parquet
     from synthvlm_repro.selection.gpu_decode import decoded_batches
-    from synthvlm_repro.selection.scoring import SCORE_COLUMNS, _record
-    from synthvlm_repro.selection.ssim import ssim_batch
+    from synthvlm_repro.selection.scorer import build_scorers
+    from synthvlm_repro.selection.scoring import SCORE_COLUMNS, _record, score_batch
 
     rows = rows.reset_index(drop=True)
-    text = dict(zip(rows.caption.unique(), scorer.encode_texts(list(rows.caption.unique()))))
+    scorers = build_scorers(cfg, "cpu", clip_score=scorer)
+    for s in scorers:
+        s.begin(list(rows.caption))
     records = []
-    for batch in decoded_batches([root / p for p in rows.path], scorer.preprocess, cfg, "cpu", 0):
-        feats = scorer.encode_images(batch["pixels"])
-        clip = scorer.clip_score(feats, torch.stack([text[rows.caption[i]] for i in batch["index"]]))
-        ssim = ssim_batch(batch["a"], batch["b"])
-        records += [_record(rows.iloc[i], float(c), float(s), "ok", "") for i, c, s in zip(batch["index"], clip, ssim)]
+    for batch in decoded_batches([root / p for p in rows.path], scorers, cfg, "cpu", 0):
+        values = score_batch(scorers, batch["inputs"], batch["index"]) if batch["index"] else {}
+        records += [_record(rows.iloc[i], {c: float(v[k]) for c, v in values.items()}, "ok", "")
+                    for k, i in enumerate(batch["index"])]
     write_parquet(out / "shard-0000-of-0001" / "part-000000.parquet", pd.DataFrame(records, columns=SCORE_COLUMNS))
 
 

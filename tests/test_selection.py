@@ -78,7 +78,7 @@ def run_dir(tmp_path):
 
 def _score(run_dir, cfg, scorer, shard=Shard(), parts="parts"):
     rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
-    n = score_rows(rows, run_dir, cfg, "cpu", run_dir / parts, shard, scorer=scorer, progress=False)
+    n = score_rows(rows, run_dir, cfg, "cpu", run_dir / parts, shard, clip_model=scorer, progress=False)
     return rows, n
 
 
@@ -157,7 +157,7 @@ def test_caption_windows_with_repeated_captions(run_dir, cfg, scorer):
     rows = rows[rows.caption_id != "bad"].copy()
     rows.loc[rows.caption_id == "c4", "caption"] = CAPTIONS["c1"]
     small = cfg.model_copy(update={"chunk_size": 4, "batch_size": 2})
-    score_rows(rows, run_dir, small, "cpu", run_dir / "windows", scorer=scorer, progress=False)
+    score_rows(rows, run_dir, small, "cpu", run_dir / "windows", clip_model=scorer, progress=False)
     scores = merge_scores(rows, run_dir / "windows", 0.5)
     expected = scorer.clip_score(scorer.encode_images(torch.stack(
         [scorer.preprocess(Image.open(run_dir / p).convert("RGB")) for p in scores.path])),
@@ -170,7 +170,7 @@ def test_torch_and_skimage_backends_agree(run_dir, cfg, scorer):
     out = {}
     for backend, workers in (("torch", 2), ("skimage", 0)):  # torch: also through DataLoader worker processes
         c = cfg.model_copy(update={"ssim_backend": backend, "num_workers": workers})
-        score_rows(rows, run_dir, c, "cpu", run_dir / backend, scorer=scorer, progress=False)
+        score_rows(rows, run_dir, c, "cpu", run_dir / backend, clip_model=scorer, progress=False)
         out[backend] = merge_scores(rows, run_dir / backend, 0.5)
     np.testing.assert_allclose(out["torch"].ssim, out["skimage"].ssim, atol=1e-10)
     np.testing.assert_allclose(out["torch"].clip_score, out["skimage"].clip_score)
@@ -187,10 +187,10 @@ def test_worker_fetches_regroup_into_model_batches(run_dir, cfg, scorer, monkeyp
     monkeypatch.setattr(scoring, "FETCH_SIZE", 2)
     rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
     regrouped = cfg.model_copy(update={"batch_size": 3, "num_workers": 2})
-    score_rows(rows, run_dir, regrouped, "cpu", run_dir / "regrouped", scorer=scorer, progress=False)
+    score_rows(rows, run_dir, regrouped, "cpu", run_dir / "regrouped", clip_model=scorer, progress=False)
     assert batches == [3, 3, 2]  # 8 readable images in fetches of 2 (3 unreadable ones among them)
     single = cfg.model_copy(update={"batch_size": 1, "num_workers": 0})
-    score_rows(rows, run_dir, single, "cpu", run_dir / "single", scorer=scorer, progress=False)
+    score_rows(rows, run_dir, single, "cpu", run_dir / "single", clip_model=scorer, progress=False)
     a, b = merge_scores(rows, run_dir / "regrouped", 0.5), merge_scores(rows, run_dir / "single", 0.5)
     assert (a.status != "ok").sum() == 4
     pd.testing.assert_frame_equal(a.drop(columns=["clip_score", "score"]), b.drop(columns=["clip_score", "score"]))

@@ -9,9 +9,9 @@ from PIL import Image
 
 from synthvlm_repro.config import load_config
 from synthvlm_repro.selection.gpu_decode import decoded_batches, luma, round_trip_pair
-from synthvlm_repro.selection.scoring import read_manifest, score_rows
+from synthvlm_repro.selection.scorer import build_scorers
+from synthvlm_repro.selection.scoring import read_manifest, score_batch, score_rows
 from synthvlm_repro.selection.ssim import round_trip_pair as pil_round_trip_pair
-from synthvlm_repro.selection.ssim import ssim_batch
 
 SIZES = [(512, 512), (512, 512), (640, 480), (300, 420), (512, 512)]
 
@@ -57,23 +57,25 @@ def paper_geometry(**extra):
 
 def pil_scores(run_dir, cfg, scorer, name):
     rows = read_manifest(run_dir / "manifest.parquet")
-    score_rows(rows, run_dir, cfg, "cpu", run_dir / name, scorer=scorer, progress=False)
+    score_rows(rows, run_dir, cfg, "cpu", run_dir / name, clip_model=scorer, progress=False)
     df = pd.concat(pd.read_parquet(p) for p in sorted((run_dir / name).glob("*/*.parquet")))
     return df.set_index("caption_id")
 
 
 def tensor_path_scores(run_dir, cfg, scorer):
+    """The GPU-decode batches (each scorer's ``prepare_batch``) scored on the CPU."""
     rows = read_manifest(run_dir / "manifest.parquet")
     paths = [run_dir / p for p in rows["path"]]
-    text = dict(zip(rows["caption"], scorer.encode_texts(list(rows["caption"]))))
+    scorers = build_scorers(cfg, "cpu", clip_score=scorer)
+    for s in scorers:
+        s.begin(list(rows["caption"]))
     out, failed = {}, {}
-    for batch in decoded_batches(paths, scorer.preprocess, cfg, "cpu", workers=0):
+    for batch in decoded_batches(paths, scorers, cfg, "cpu", workers=0):
         failed.update({rows.caption_id[d.index]: d.status for d in batch["failed"]})
         if batch["index"]:
-            feats = scorer.encode_images(batch["pixels"])
-            clip = scorer.clip_score(feats, torch.stack([text[rows.caption[i]] for i in batch["index"]]))
-            ssim = ssim_batch(batch["a"], batch["b"])
-            out.update({rows.caption_id[i]: (float(c), float(s)) for i, c, s in zip(batch["index"], clip, ssim)})
+            values = score_batch(scorers, batch["inputs"], batch["index"])
+            out.update({rows.caption_id[i]: (float(values["clip_score"][k]), float(values["ssim"][k]))
+                        for k, i in enumerate(batch["index"])})
     return out, failed
 
 
@@ -108,5 +110,5 @@ def test_gpu_decode_without_cuda_is_a_one_line_error(run_dir, scorer):
         pytest.skip("this machine has CUDA")
     rows = read_manifest(run_dir / "manifest.parquet")
     with pytest.raises(ValueError, match="selection.decode=gpu needs a CUDA device") as e:
-        score_rows(rows, run_dir, paper_geometry(decode="gpu"), "cpu", run_dir / "gpu", scorer=scorer, progress=False)
+        score_rows(rows, run_dir, paper_geometry(decode="gpu"), "cpu", run_dir / "gpu", clip_model=scorer, progress=False)
     assert "\n" not in str(e.value)

@@ -59,7 +59,7 @@ def scorer(cfg, tiny):
 
 def _score(run_dir, cfg, scorer):
     rows = read_manifest(run_dir / "synthesis" / "manifest.parquet")
-    score_rows(rows, run_dir, cfg, "cpu", run_dir / "parts", scorer=scorer, progress=False)
+    score_rows(rows, run_dir, cfg, "cpu", run_dir / "parts", clip_model=scorer, progress=False)
     return merge_scores(rows, run_dir / "parts", cfg.ssim_weight).set_index(["caption_id", "candidate"])
 
 
@@ -75,7 +75,7 @@ def test_missing_manifest_paths_are_marked_missing_not_a_crash(tmp_path, cfg, sc
                         for k, p in enumerate([None, float("nan"), "", "  "])]
                        + [dict(caption_id="y", candidate=0, caption=None, path=good.path, status="ok")])
     rows = pd.concat([rows, bad], ignore_index=True)
-    score_rows(rows, run_dir, cfg, "cpu", run_dir / "parts", scorer=scorer, progress=False)
+    score_rows(rows, run_dir, cfg, "cpu", run_dir / "parts", clip_model=scorer, progress=False)
     scores = merge_scores(rows, run_dir / "parts", 0.5).set_index(["caption_id", "candidate"])
     assert list(scores.loc["x"].status) == ["missing"] * 4
     assert list(scores.loc["x"].error) == ["manifest path is missing"] * 2 + ["manifest path is empty"] * 2
@@ -116,7 +116,7 @@ def test_blank_candidates_are_status_blank_never_selected_and_counted(tmp_path, 
     blank = scores[scores.status == "blank"]
     assert sorted(blank.path) == sorted(r["path"] for r in extra)
     assert blank.error.str.contains("near-constant").all() and blank.ssim.isna().all()
-    selected = select_pairs(scores.reset_index(), ssim_weight=100.0, best_per_caption=False, top_k=100)
+    selected = select_pairs(scores.reset_index(), 100.0, best_per_caption=False, top_k=100)
     assert len(selected) == 6 and not selected.path.str.contains("/bl/").any()
     table = quality_table({"candidates": scores.reset_index()}, 0.5).iloc[0]
     assert (table.n, table.blank, table.unreadable) == (6, 3, 0)

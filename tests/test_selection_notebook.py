@@ -27,6 +27,6 @@ def test_selection_notebook_artifacts(smoke_run):
         assert (paths.llava_image_folder / rec["image"]).is_file()
         assert rec["conversations"][0]["value"].endswith("\n<image>")
     table = pd.read_csv(paths.selection / "quality_table.csv")
-    assert {"all candidates", "selected", "SynthVLM-100K (curated)"} <= set(table.dataset)
+    assert {"all candidates", "selected", "SynthVLM-100K"} <= set(table.dataset)
     for name in ("selection_score_distributions", "selection_best_worst"):
         assert (paths.figures / f"{name}.png").exists() and (paths.figures / f"{name}.pdf").exists()

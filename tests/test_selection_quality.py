@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from synthvlm_repro.run_context import prepare_run
-from synthvlm_repro.selection.quality import PAPER_QUALITY, load_pairs, quality_table, score_dataset, summarize
+from synthvlm_repro.figures.reference import load_reference
+from synthvlm_repro.selection.quality import load_pairs, paper_quality, quality_table, score_dataset, summarize
 from synthvlm_repro.selection.ssim import ssim_skimage
 
 
@@ -64,9 +65,26 @@ def test_score_dataset_and_table(real_set, tiny):
     assert ours.n == 4 and ours.ssim_mean == pytest.approx(scores.ssim.mean())
     assert ours.weighted_mean == pytest.approx((scores.clip_score + 0.5 * scores.ssim).mean())
     paper = table[table.source.str.startswith("paper")].set_index("dataset")
-    assert len(paper) == len(PAPER_QUALITY)
-    assert paper.loc["SynthVLM-100K (curated)", "weighted_mean"] == 0.79
+    assert list(paper.index) == list(paper_quality().dataset)
+    assert paper.loc["SynthVLM-100K", "weighted_mean"] == 0.79
     assert paper.loc["COCO-Caption", "ssim_mean"] == 0.73
+
+
+def test_paper_rows_are_the_reference_yaml_and_never_computed():
+    """The paper's numbers come from reference_numbers.yaml only: a value it marks missing (COCO's weighted
+    score is not printed) stays empty instead of being filled with clip + 0.5·ssim."""
+    rows = load_reference()["tables"]["data_quality"]["rows"]
+    paper = paper_quality().set_index("dataset")
+    assert list(paper.index) == list(rows)
+    for name, cells in rows.items():
+        for column in ("clip_score", "ssim", "weighted"):
+            if "value" in cells[column]:
+                assert paper.loc[name, column] == cells[column]["value"]
+            else:
+                assert np.isnan(paper.loc[name, column]), (name, column)
+    assert np.isnan(paper.loc["COCO-Caption", "weighted"]) and paper.loc["SynthVLM-100K", "source"] == "ARGMIN/AWL"
+    table = quality_table({}, 0.5).set_index("dataset")
+    assert np.isnan(table.loc["COCO-Caption", "weighted_mean"])
 
 
 def test_summarize_counts_unreadable():

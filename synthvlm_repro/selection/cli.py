@@ -18,11 +18,10 @@ Scoring resumes: rerun the same command after a crash and scored pairs are skipp
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from synthvlm_repro.selection.pipeline import run_stage
+    from synthvlm_repro.selection.stage import run
 
-    ctx = context_from_args(args)
-    scores, selected = run_stage(ctx, progress=not args.no_progress)
-    _print_summary(ctx, scores, selected)
+    result = run(context_from_args(args), progress=not args.no_progress)
+    print("\n".join(result.summary.values()))
     return 0
 
 
@@ -37,31 +36,22 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_select(args: argparse.Namespace) -> int:
-    from synthvlm_repro.selection.pipeline import merge_and_write_scores
-    from synthvlm_repro.selection.scoring import settings_fingerprint
-    from synthvlm_repro.selection.select import run_selection
+    from synthvlm_repro.selection.stage import run
 
-    ctx = context_from_args(args)
-    fingerprint, _ = settings_fingerprint(ctx.cfg.selection)
-    scores = merge_and_write_scores(ctx, ctx.paths.score_parts_dir(fingerprint))
-    _print_summary(ctx, scores, run_selection(ctx, scores))
+    result = run(context_from_args(args), progress=not args.no_progress, score=False)
+    print("\n".join(result.summary.values()))
     return 0
 
 
 def _cmd_quality(args: argparse.Namespace) -> int:
     from synthvlm_repro.selection.quality import quality_table, score_dataset
+    from synthvlm_repro.selection.scorer import score_weights
 
     ctx = context_from_args(args)
     scores = score_dataset(ctx, args.dataset, args.image_dir, args.name, progress=not args.no_progress)
     name = args.name or args.dataset
-    print(quality_table({name: scores}, ctx.cfg.selection.ssim_weight).to_string(index=False))
+    print(quality_table({name: scores}, score_weights(ctx.cfg.selection)).to_string(index=False))
     return 0
-
-
-def _print_summary(ctx, scores, selected) -> None:
-    counts = ", ".join(f"{k} {v}" for k, v in scores["status"].value_counts().items())
-    print(f"{ctx.paths.scores_parquet}: {len(scores)} pairs ({counts})")
-    print(f"{ctx.paths.llava_pretrain_json}: {len(selected)} selected, images in {ctx.paths.llava_image_folder}")
 
 
 def _common(parser: argparse.ArgumentParser, device: bool = True) -> None:
@@ -75,9 +65,10 @@ def _common(parser: argparse.ArgumentParser, device: bool = True) -> None:
 def add_arguments(actions) -> None:
     """The selection actions, for ``synthvlm-repro selection`` and ``python -m synthvlm_repro.selection``."""
     fmt = argparse.RawDescriptionHelpFormatter
-    run = actions.add_parser("run", help="score every candidate, then select and export (one process)",
+    run = actions.add_parser("run", help="score every candidate, then select, export and report (one process)",
                              description="Score all candidates of synthesis/manifest.parquet (resuming), write "
-                                         "selection/scores.parquet, select and export the LLaVA set.",
+                                         "selection/scores.parquet, select and export the LLaVA set, write "
+                                         "selection/quality_table.csv and the score figures.",
                              epilog=EPILOG, formatter_class=fmt)
     _common(run, device=False)
     run.set_defaults(func=_cmd_run)
@@ -90,10 +81,11 @@ def add_arguments(actions) -> None:
     add_shard_arg(score, "score part I of N of the captions")
     score.set_defaults(func=_cmd_score)
 
-    select = actions.add_parser("select", help="merge the shards' scores, select, write the LLaVA set",
+    select = actions.add_parser("select", help="merge the shards' scores, select, write the LLaVA set and report",
                                 description="Merge every shard's scores into selection/scores.parquet (fails if "
                                             "one is unfinished), apply the selection rule, write "
-                                            "selected.parquet, llava_pretrain.json and selection/images/.",
+                                            "selected.parquet, llava_pretrain.json, selection/images/, "
+                                            "quality_table.csv and the score figures (as `run`, without scoring).",
                                 epilog=EPILOG, formatter_class=fmt)
     _common(select, device=False)
     select.set_defaults(func=_cmd_select)

@@ -92,3 +92,57 @@ def _encode_text_trimmed(model, tokens: torch.Tensor) -> torch.Tensor:
     if projection is None:
         return x
     return projection(x) if isinstance(projection, torch.nn.Module) else x @ projection
+
+
+class ClipScore:
+    """CLIPScore behind the :class:`~synthvlm_repro.selection.scorer.Scorer` seam: column ``clip_score``.
+
+    Workers run the model's own preprocessing; the main process encodes the images of a batch and looks
+    up the text features of its captions, which are encoded in windows of ``chunk_size`` rows (each
+    distinct caption once per window), so a caption's candidates share one text encoding.
+    """
+
+    name = "clip_score"
+    columns = ("clip_score",)
+
+    def __init__(self, cfg, device: str = "cpu", model: ClipScorer | None = None):
+        self.model = model or ClipScorer(cfg.clip_model, cfg.clip_pretrained, device, cfg.precision,
+                                         cfg.caption_prefix)
+        self.prepare = self.model.preprocess  # the PIL transform: what the DataLoader workers run
+        self.window = cfg.chunk_size
+        self._tensor_preprocess = None
+        self.begin([])
+
+    @classmethod
+    def settings(cls, cfg) -> dict:
+        from synthvlm_repro.models import model_revision
+
+        return {"model": cfg.clip_model, "pretrained": cfg.clip_pretrained, "revision": model_revision(cfg.clip_model),
+                "prefix": cfg.caption_prefix, "precision": cfg.precision}
+
+    def prepare_batch(self, images: torch.Tensor) -> torch.Tensor:
+        from synthvlm_repro.selection.gpu_decode import TensorPreprocess
+
+        if self._tensor_preprocess is None:
+            self._tensor_preprocess = TensorPreprocess(self.model.preprocess)
+        return self._tensor_preprocess(images)
+
+    def begin(self, captions: Sequence[str]) -> None:
+        self._captions = list(captions)
+        self._text: dict[str, torch.Tensor] = {}
+        self._window_end = 0  # captions of rows before this one are encoded
+
+    def _encode_window(self, last: int, keep: list[str]) -> None:
+        """Encode the distinct captions of the next window of rows (reaching at least row ``last``)."""
+        start, self._window_end = self._window_end, max(self._window_end + self.window, last + 1)
+        self._text = {c: self._text[c] for c in keep if c in self._text}
+        new = [c for c in dict.fromkeys(self._captions[start:self._window_end]) if c not in self._text]
+        self._text.update(zip(new, self.model.encode_texts(new)))
+
+    def score(self, inputs: torch.Tensor, rows: Sequence[int]) -> dict:
+        captions = [self._captions[i] for i in rows]
+        if max(rows) >= self._window_end:
+            self._encode_window(max(rows), captions)
+        image_features = self.model.encode_images(inputs)
+        text_features = torch.stack([self._text[c] for c in captions])
+        return {"clip_score": self.model.clip_score(image_features, text_features).cpu().numpy()}

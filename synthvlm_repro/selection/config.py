@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from synthvlm_repro.stage_config import StageConfig
+from synthvlm_repro.stage_config import FiniteFloat, StageConfig
 
 
 class SelectionConfig(StageConfig):
@@ -30,6 +30,9 @@ class SelectionConfig(StageConfig):
     decode: Literal["cpu", "gpu"] = "cpu"
     # Selection: score = clip_score + ssim_weight * ssim (0 reproduces the official CLIP-only rule).
     ssim_weight: float = 0.5  # the paper's lambda
+    # Further scores by name (selection/scorer.py SCORERS) → weight added to the score: e.g. {sharpness: 0.01}.
+    # Empty: the paper's rule. Each one adds its column to scores.parquet and enters the settings hash.
+    extra_scores: dict[str, FiniteFloat] = Field(default_factory=dict)
     strategy: Literal["score", "random"] = "score"  # random: the ablation baseline, seeded
     best_per_caption: bool = True  # keep the best of the N candidates of each caption
     top_k: int | None = Field(100_000, ge=1)
@@ -49,4 +52,12 @@ class SelectionConfig(StageConfig):
     def _check(self):
         if self.ssim_low_size >= self.ssim_size:
             raise ValueError("ssim_low_size must be smaller than ssim_size")
+        from synthvlm_repro.selection.scorer import PAPER_SCORERS, SCORERS
+
+        for name in self.extra_scores:
+            if name in PAPER_SCORERS:
+                raise ValueError(f"extra_scores: {name!r} is always scored (its weight is 1 for clip_score, "
+                                 "ssim_weight for ssim)")
+            if name not in SCORERS:
+                raise ValueError(f"extra_scores: unknown score {name!r}; registered: {', '.join(SCORERS)}")
         return self

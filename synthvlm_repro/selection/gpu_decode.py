@@ -2,8 +2,9 @@
 
 The CPU path (scoring.py) decodes with PIL in DataLoader workers; at 1024² that decode is most of a
 pair's CPU cost, so 16 cores cannot keep an H200 busy. Here workers only read file bytes;
-``torchvision.io.decode_jpeg`` decodes a whole batch on the device, and the CLIP input and the SSIM
-round-trip pair are made there with torchvision's tensor resizes (antialiased, as PIL's). Those resizes
+``torchvision.io.decode_jpeg`` decodes a whole batch on the device, and each scorer makes its input there
+(``Scorer.prepare_batch``: the CLIP input and the SSIM round-trip pair with torchvision's tensor resizes,
+antialiased, as PIL's). Those resizes
 are not bit-identical to PIL's, so the scores differ slightly from the CPU path; the tests and
 ``bench/scoring_bench.py --decode`` measure by how much (the option is only useful within 1e-3).
 
@@ -125,13 +126,13 @@ def _near_constant(image, max_std: float) -> bool:
     return bool(image.flatten(1).float().std(dim=1, correction=0).max() <= max_std)
 
 
-def decoded_batches(paths: list[Path], preprocess, cfg, device: str, workers: int):
-    """Model batches ``{index, failed, pixels, a, b, ssim}`` of ``cfg.batch_size`` images decoded on ``device``."""
+def decoded_batches(paths: list[Path], scorers, cfg, device: str, workers: int):
+    """Model batches ``{index, failed, inputs: {scorer name: batch}}`` of ``cfg.batch_size`` images decoded
+    on ``device``; each scorer's input made by its ``prepare_batch``."""
     from torch.utils.data import DataLoader
 
     from synthvlm_repro.selection.scoring import Decoded
 
-    clip_input = TensorPreprocess(preprocess)
     loader = DataLoader(EncodedFiles(paths), batch_size=cfg.batch_size, num_workers=workers, collate_fn=list,
                         prefetch_factor=4 if workers else None)
     for items in loader:
@@ -142,17 +143,14 @@ def decoded_batches(paths: list[Path], preprocess, cfg, device: str, workers: in
                         "no content to score") for i, _ in blank]
             decoded = [(i, im) for i, im in decoded if not _near_constant(im, cfg.blank_max_std)]
         decoded.sort(key=lambda x: x[0])
-        index, pixels, a, b = [], [], [], []
+        index, inputs = [], {s.name: [] for s in scorers}
         by_shape: dict[tuple, list] = {}
         for i, image in decoded:
             by_shape.setdefault(tuple(image.shape), []).append((i, image))
         for group in by_shape.values():  # equal sizes (the usual case) are resized as one stack
             stack = torch.stack([im for _, im in group])
             index += [i for i, _ in group]
-            pixels.append(clip_input(stack))
-            pa, pb = round_trip_pair(stack, cfg.ssim_size, cfg.ssim_low_size)
-            a.append(pa)
-            b.append(pb)
+            for scorer in scorers:
+                inputs[scorer.name].append(scorer.prepare_batch(stack))
         yield {"index": index, "failed": [Decoded(i, status=s, error=e) for i, s, e in failed],
-               "pixels": torch.cat(pixels) if pixels else None, "a": torch.cat(a) if a else None,
-               "b": torch.cat(b) if b else None, "ssim": None}
+               "inputs": {name: torch.cat(parts) for name, parts in inputs.items() if parts}}

@@ -13,41 +13,53 @@ from synthvlm_repro.atomic import write_parquet
 from synthvlm_repro.conversation import first_gpt_turn
 from synthvlm_repro.path_policy import PathPolicyError, resolve_within
 from synthvlm_repro.runtime.distributed import Shard
+from synthvlm_repro.selection.scorer import as_weights, combined_score
 
-# paper.md §3.1: CLIPScore and SSIM from the "awesome data-synthesis" list's SynthVLM entry, the
-# weighted value for SynthVLM-100K from the argminai summary; the other weighted values are computed.
-PAPER_QUALITY = pd.DataFrame([
-    {"dataset": "COCO-Caption", "clip_score": 0.31, "ssim": 0.73, "weighted": 0.675, "weighted_printed": False},
-    {"dataset": "BLIP-LCS", "clip_score": 0.32, "ssim": 0.75, "weighted": 0.695, "weighted_printed": False},
-    {"dataset": "ShareGPT4V", "clip_score": 0.32, "ssim": 0.79, "weighted": 0.715, "weighted_printed": False},
-    {"dataset": "SynthVLM-100K (curated)", "clip_score": 0.36, "ssim": 0.86, "weighted": 0.79,
-     "weighted_printed": True},
-])
+#: The paper's table in ``figures/reference_numbers.yaml`` (the one place its numbers are written down).
+PAPER_TABLE = "data_quality"
 
 
-def summarize(df: pd.DataFrame, ssim_weight: float) -> dict:
-    """Counts and mean/median of clip_score, ssim and clip_score + λ·ssim over the readable pairs.
+def paper_quality() -> pd.DataFrame:
+    """The paper's data-quality rows (paper.md §3.1): ``dataset, clip_score, ssim, weighted, source``.
+
+    Read from ``reference_numbers.yaml``; a value the paper does not print (e.g. COCO's weighted score)
+    is NaN, never computed here.
+    """
+    from synthvlm_repro.figures.reference import reference_rows
+
+    tidy = reference_rows(PAPER_TABLE)
+    wide = tidy.pivot(index="row", columns="column", values="value").reindex(list(dict.fromkeys(tidy["row"])))
+    sources = tidy.groupby("row")["source"].agg(lambda s: "/".join(sorted({x for x in s if x})))
+    return pd.DataFrame({"dataset": wide.index, "clip_score": wide["clip_score"].to_numpy(),
+                         "ssim": wide["ssim"].to_numpy(), "weighted": wide["weighted"].to_numpy(),
+                         "source": sources.reindex(wide.index).to_numpy()})
+
+
+def summarize(df: pd.DataFrame, weights) -> dict:
+    """Counts and mean/median of every score column and of the combined score (``weighted``) over the
+    readable pairs. ``weights``: a mapping column → weight, or the paper's λ.
 
     ``blank`` counts near-constant images (left out of the means); ``unreadable`` every other unscored row.
     """
     ok = df[df["status"] == "ok"]
     blank = int((df["status"] == "blank").sum())
-    weighted = ok["clip_score"] + ssim_weight * ok["ssim"]
     out = {"n": len(ok), "blank": blank, "unreadable": int(len(df) - len(ok) - blank)}
-    for name, col in (("clip_score", ok["clip_score"]), ("ssim", ok["ssim"]), ("weighted", weighted)):
+    columns = {c: ok[c] for c in as_weights(weights)}
+    columns["weighted"] = combined_score(ok, weights)
+    for name, col in columns.items():
         out[f"{name}_mean"] = float(col.mean()) if len(ok) else float("nan")
         out[f"{name}_median"] = float(col.median()) if len(ok) else float("nan")
     return out
 
 
-def quality_table(sets: dict[str, pd.DataFrame], ssim_weight: float) -> pd.DataFrame:
-    """One row per scored set (``source`` = this run) followed by the paper's rows (``source`` = paper)."""
-    ours = [{"dataset": name, "source": "this run", **summarize(df, ssim_weight)} for name, df in sets.items()]
-    paper = [{"dataset": r.dataset, "source": "paper §3.1" + ("" if r.weighted_printed else " (weighted computed)"),
-              "clip_score_mean": r.clip_score, "ssim_mean": r.ssim, "weighted_mean": r.weighted}
-             for r in PAPER_QUALITY.itertuples()]
-    cols = ["dataset", "source", "n", "blank", "unreadable", "clip_score_mean", "clip_score_median", "ssim_mean",
-            "ssim_median", "weighted_mean", "weighted_median"]
+def quality_table(sets: dict[str, pd.DataFrame], weights) -> pd.DataFrame:
+    """One row per scored set (``source`` = this run) followed by the paper's rows (``source`` = paper §3.1
+    with the source tags of its numbers)."""
+    ours = [{"dataset": name, "source": "this run", **summarize(df, weights)} for name, df in sets.items()]
+    paper = [{"dataset": r.dataset, "source": f"paper §3.1 [{r.source}]", "clip_score_mean": r.clip_score,
+              "ssim_mean": r.ssim, "weighted_mean": r.weighted} for r in paper_quality().itertuples()]
+    cols = ["dataset", "source", "n", "blank", "unreadable"]
+    cols += [f"{c}_{stat}" for c in [*as_weights(weights), "weighted"] for stat in ("mean", "median")]
     table = pd.DataFrame(ours + paper).reindex(columns=cols)
     return table.astype({"n": "Int64", "blank": "Int64", "unreadable": "Int64"})
 
@@ -129,6 +141,7 @@ def load_pairs(path: str | Path, image_dir: str | Path | None = None, limit: int
 def score_dataset(ctx, path: str | Path, image_dir: str | Path | None = None, name: str | None = None,
                   progress: bool = True) -> pd.DataFrame:
     """Score a real dataset exactly as the candidates (resumable); writes ``selection/quality/<name>.parquet``."""
+    from synthvlm_repro.selection.scorer import score_weights
     from synthvlm_repro.selection.scoring import merge_scores, score_rows, settings_fingerprint
 
     cfg = ctx.cfg.selection
@@ -137,6 +150,6 @@ def score_dataset(ctx, path: str | Path, image_dir: str | Path | None = None, na
     fingerprint, _ = settings_fingerprint(cfg)
     parts_dir = ctx.paths.quality_parts_dir(name, fingerprint)
     score_rows(rows, None, cfg, ctx.device, parts_dir, Shard(), progress=progress)
-    scores = merge_scores(rows, parts_dir, cfg.ssim_weight)
+    scores = merge_scores(rows, parts_dir, score_weights(cfg))
     write_parquet(ctx.paths.quality_scores_parquet(name), scores)
     return scores

@@ -1,9 +1,11 @@
-"""One pass over the candidates: each image is decoded once and feeds both CLIPScore and SSIM.
+"""One pass over the candidates: each image is decoded once and feeds every active score.
 
-DataLoader workers decode each image and build both inputs from it (CLIP preprocessing, the SSIM
-round-trip pair, or with the ``skimage`` backend the SSIM itself), a few images per fetch so that all
-workers stay busy; the main process regroups them into model batches, encodes the images and the
-distinct captions on the device and computes SSIM batched in torch.
+The scores are :class:`~synthvlm_repro.selection.scorer.Scorer` objects (CLIPScore and SSIM, plus any
+``selection.extra_scores``). DataLoader workers decode each image and build every scorer's input from
+it (CLIP preprocessing, the SSIM round-trip pair, or with the ``skimage`` backend the SSIM itself), a few
+images per fetch so that all workers stay busy; the main process regroups them into model batches on
+the device and lets each scorer compute its values (CLIP encodes the images and the distinct captions,
+SSIM runs batched in torch).
 
 Sharding: captions are dealt to shards (``i/n``, or torchrun's ``RANK``/``WORLD_SIZE``) so the
 candidates of a caption stay together and its text is encoded once. Resuming: results are written in
@@ -29,11 +31,25 @@ from synthvlm_repro.atomic import write_json, write_parquet
 from synthvlm_repro.image_checks import is_near_constant
 from synthvlm_repro.runtime.distributed import Shard, cpu_cores_per_rank, current_shard, local_rank_device
 from synthvlm_repro.path_policy import PathPolicyError, resolve_within
-from synthvlm_repro.selection.ssim import round_trip_pair, ssim_skimage
+from synthvlm_repro.selection.scorer import active_scores, build_scorers, combined_score, scorer_class, \
+    scorer_settings
 
 KEY = ["caption_id", "candidate"]
 MANIFEST_COLUMNS = ["caption_id", "candidate", "caption", "path", "status"]
-SCORE_COLUMNS = ["caption_id", "candidate", "caption", "path", "clip_score", "ssim", "status", "error"]
+ROW_COLUMNS = ["caption_id", "candidate", "caption", "path"]
+STATUS_COLUMNS = ["status", "error"]
+#: The part files' columns with the paper's two scores (more with ``selection.extra_scores``).
+SCORE_COLUMNS = ROW_COLUMNS + ["clip_score", "ssim"] + STATUS_COLUMNS
+
+
+def part_columns(score_columns) -> list[str]:
+    """Columns of a part file holding ``score_columns``."""
+    return ROW_COLUMNS + list(score_columns) + STATUS_COLUMNS
+
+
+def active_columns(cfg) -> list[str]:
+    """The score columns a config writes, in scorer order."""
+    return [c for name in active_scores(cfg) for c in scorer_class(name).columns]
 
 
 class IncompleteScoresError(ValueError):
@@ -78,9 +94,7 @@ def shard_rows(df: pd.DataFrame, shard: Shard) -> pd.DataFrame:
 @dataclass
 class Decoded:
     index: int
-    pixels: object = None  # CLIP input tensor
-    pair: tuple | None = None  # SSIM round-trip (A, B) uint8 arrays
-    ssim: float | None = None  # set when the skimage backend runs in the worker
+    inputs: dict | None = None  # scorer name → its input for this image (see Scorer.prepare)
     status: str = "ok"
     error: str = ""
 
@@ -93,13 +107,13 @@ def decode_image(path: Path) -> Image.Image:
 
 
 class PairImages:
-    """Map-style dataset: row ``i`` → its decoded CLIP input and SSIM input (or the failure reason)."""
+    """Map-style dataset: row ``i`` → every scorer's input from its decoded image (or the failure reason).
 
-    def __init__(self, paths: list[Path], preprocess, ssim_size: int, ssim_low_size: int, ssim_in_worker: bool,
-                 blank_max_std: float | None = None):
-        self.paths, self.preprocess = paths, preprocess
-        self.ssim_size, self.ssim_low_size, self.ssim_in_worker = ssim_size, ssim_low_size, ssim_in_worker
-        self.blank_max_std = blank_max_std
+    ``prepare`` maps scorer names to their ``prepare`` callables (what runs in the workers).
+    """
+
+    def __init__(self, paths: list[Path], prepare: dict, blank_max_std: float | None = None):
+        self.paths, self.prepare, self.blank_max_std = paths, prepare, blank_max_std
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -118,27 +132,27 @@ class PairImages:
         if self.blank_max_std is not None and is_near_constant(image, self.blank_max_std):
             return Decoded(i, status="blank", error=f"near-constant image (pixel std <= {self.blank_max_std:g} "
                                                     "in every channel): no content to score")
-        out = Decoded(i, pixels=self.preprocess(image))
-        if self.ssim_in_worker:
-            out.ssim = ssim_skimage(image, self.ssim_size, self.ssim_low_size)
-        else:
-            out.pair = round_trip_pair(image, self.ssim_size, self.ssim_low_size)
-        return out
+        return Decoded(i, inputs={name: prepare(image) for name, prepare in self.prepare.items()})
+
+
+def stack_inputs(values: list):
+    """One scorer's per-image inputs as a batch tensor: tensors and arrays stacked, numbers as float64."""
+    import torch
+
+    first = values[0]
+    if isinstance(first, torch.Tensor):
+        return torch.stack(values)
+    if isinstance(first, np.ndarray):
+        return torch.from_numpy(np.stack(values))
+    return torch.tensor(values, dtype=torch.float64)
 
 
 def collate_decoded(items: list[Decoded]) -> dict:
-    """Stack a batch in the worker (so the main process only moves pinned tensors to the device)."""
-    import torch
-
+    """Stack a batch in the worker (so the main process only moves pinned tensors to the device):
+    ``{index, failed, inputs: {scorer name: batch tensor}}``."""
     ok = [d for d in items if d.status == "ok"]
-    batch = {"index": [d.index for d in ok], "failed": [d for d in items if d.status != "ok"],
-             "pixels": torch.stack([d.pixels for d in ok]) if ok else None, "ssim": None, "a": None, "b": None}
-    if ok and ok[0].pair is not None:
-        batch["a"] = torch.from_numpy(np.stack([d.pair[0] for d in ok]))
-        batch["b"] = torch.from_numpy(np.stack([d.pair[1] for d in ok]))
-    elif ok:
-        batch["ssim"] = torch.tensor([d.ssim for d in ok], dtype=torch.float64)
-    return batch
+    inputs = {name: stack_inputs([d.inputs[name] for d in ok]) for name in ok[0].inputs} if ok else {}
+    return {"index": [d.index for d in ok], "failed": [d for d in items if d.status != "ok"], "inputs": inputs}
 
 
 FETCH_SIZE = 8  # images per DataLoader fetch; the main process regroups them (see regroup)
@@ -153,25 +167,25 @@ def regroup(batches, size: int, device):
     """
     import torch
 
-    keys = ("pixels", "a", "b", "ssim")
-    index, failed, parts = [], [], {k: [] for k in keys}
+    index, failed, parts = [], [], {}
 
     def take(n: int) -> dict:
         nonlocal index, failed
-        out = {"index": index[:n], "failed": failed}
-        for k in keys:
-            joined = torch.cat(parts[k]) if len(parts[k]) > 1 else (parts[k][0] if parts[k] else None)
-            out[k] = None if joined is None else joined[:n]
-            parts[k] = [] if joined is None or len(joined) <= n else [joined[n:]]
+        out = {"index": index[:n], "failed": failed, "inputs": {}}
+        for k, pieces in parts.items():
+            if not pieces:
+                continue
+            joined = torch.cat(pieces) if len(pieces) > 1 else pieces[0]
+            out["inputs"][k] = joined[:n]
+            parts[k] = [] if len(joined) <= n else [joined[n:]]
         index, failed = index[n:], []
         return out
 
     for batch in batches:
         failed += batch["failed"]
         index += batch["index"]
-        for k in keys:
-            if batch[k] is not None:
-                parts[k].append(batch[k] if k == "ssim" else batch[k].to(device, non_blocking=True))
+        for k, value in batch["inputs"].items():
+            parts.setdefault(k, []).append(value.to(device, non_blocking=True))
         while len(index) >= size:
             yield take(size)
     if index or failed:
@@ -187,16 +201,14 @@ def _prefetch(batch_size: int, fetch: int, workers: int) -> int | None:
 
 
 def settings_fingerprint(cfg) -> tuple[str, dict]:
-    """Hash of every setting a score depends on (model and weights, prefix, precision, SSIM geometry).
+    """Hash of every setting a score depends on: the active scorers and each one's settings (CLIP model
+    and weights, prefix, precision, SSIM geometry, any extra score's), the blank threshold, the chunking.
 
     The precision enters as configured (``auto``, not the device's resolution of it), so scores made on
-    GPUs are found by a ``select`` run on a CPU node.
+    GPUs are found by a ``select`` run on a CPU node. The weights do not enter: they are applied when the
+    parts are merged, so ``selection select --set selection.ssim_weight=0`` reuses the same scores.
     """
-    from synthvlm_repro.models import model_revision
-
-    payload = {"model": cfg.clip_model, "pretrained": cfg.clip_pretrained,
-               "revision": model_revision(cfg.clip_model), "prefix": cfg.caption_prefix, "precision": cfg.precision,
-               "ssim": [cfg.ssim_size, cfg.ssim_low_size], "blank_max_std": cfg.blank_max_std,
+    payload = {**scorer_settings(cfg), "blank_max_std": cfg.blank_max_std,
                # captions are encoded in windows of chunk_size rows; another window changes the text batches
                # and so clip_score in the last bits (<= 1e-7): a resumed run must not mix two chunkings
                "chunk_size": cfg.chunk_size}
@@ -205,28 +217,26 @@ def settings_fingerprint(cfg) -> tuple[str, dict]:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12], payload
 
 
-def _read_parts(parts_dir: Path) -> pd.DataFrame:
+def _read_parts(parts_dir: Path, columns: list[str] = SCORE_COLUMNS) -> pd.DataFrame:
     files = sorted(parts_dir.glob("shard-*/part-*.parquet"))
     if not files:
-        return pd.DataFrame(columns=SCORE_COLUMNS)
+        return pd.DataFrame(columns=columns)
     df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     return df.drop_duplicates(KEY, keep="last")
 
 
 def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_dir: Path,
-               shard: Shard = Shard(), scorer=None, progress: bool = True) -> int:
-    """Score this shard's rows not yet in ``parts_dir``; returns how many were scored now.
+               shard: Shard = Shard(), clip_model=None, progress: bool = True) -> int:
+    """Score this shard's rows not yet in ``parts_dir`` with every active scorer; returns how many rows
+    were scored now.
 
     ``rows`` has ``caption_id, candidate, caption, path, status`` (and optionally ``error``); ``path`` is
     relative to ``root`` and must stay inside it (or absolute when ``root`` is None). Rows whose status is
     not ``ok``, or whose path or caption is unusable, are recorded with a reason, not decoded.
+    ``clip_model``: a loaded :class:`~synthvlm_repro.selection.clipscore.ClipScorer` to reuse.
     """
-    import torch
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
-
-    from synthvlm_repro.selection.clipscore import ClipScorer
-    from synthvlm_repro.selection.ssim import ssim_batch
 
     rows = shard_rows(rows, shard)
     done = _read_parts(parts_dir)
@@ -244,63 +254,45 @@ def score_rows(rows: pd.DataFrame, root: Path | None, cfg, device: str, parts_di
     skipped = rows[rows["status"] != "ok"]
     todo = rows[rows["status"] == "ok"].reset_index(drop=True)
     paths = [p for p, ok in zip(image_paths, rows["status"] == "ok") if ok]
-    records = [_record(r, None, None, r.status, r.error) for r in skipped.itertuples()]
+    columns = active_columns(cfg)
+    records = [_record(r, None, r.status, r.error, columns) for r in skipped.itertuples()]
 
     def flush(final: bool = False) -> None:
         nonlocal records, part_no
         while records and (final or len(records) >= cfg.chunk_size):
             chunk, records = records[: cfg.chunk_size], records[cfg.chunk_size:]
-            write_parquet(shard_dir / f"part-{part_no:06d}.parquet", pd.DataFrame(chunk, columns=SCORE_COLUMNS))
+            write_parquet(shard_dir / f"part-{part_no:06d}.parquet",
+                          pd.DataFrame(chunk, columns=part_columns(columns)))
             part_no += 1
 
     if not todo.empty:
-        scorer = scorer or ClipScorer(cfg.clip_model, cfg.clip_pretrained, device, cfg.precision, cfg.caption_prefix)
-        backend = cfg.ssim_backend
-        if backend == "auto":
-            backend = "torch" if str(device).startswith("cuda") else "skimage"
+        loaded = {"clip_score": clip_model} if clip_model is not None else {}
+        scorers = build_scorers(cfg, device, **loaded)
+        for scorer in scorers:
+            scorer.begin(list(todo["caption"]))
         workers = cpu_cores_per_rank() if cfg.num_workers is None else cfg.num_workers
         if cfg.decode == "gpu":  # nvJPEG on the scoring GPU (selection/gpu_decode.py)
             from synthvlm_repro.selection.gpu_decode import check_decode_device, decoded_batches
 
             check_decode_device(cfg.decode, device)
-            batches = decoded_batches(paths, scorer.preprocess, cfg, device, workers)
+            batches = decoded_batches(paths, scorers, cfg, device, workers)
         else:
-            dataset = PairImages(paths, scorer.preprocess, cfg.ssim_size, cfg.ssim_low_size, backend == "skimage",
-                                 cfg.blank_max_std)
+            dataset = PairImages(paths, {s.name: s.prepare for s in scorers}, cfg.blank_max_std)
             fetch = min(cfg.batch_size, FETCH_SIZE)
             loader = DataLoader(dataset, batch_size=fetch, num_workers=workers, collate_fn=collate_decoded,
                                 pin_memory=str(device).startswith("cuda"),
                                 prefetch_factor=_prefetch(cfg.batch_size, fetch, workers))
             batches = regroup(loader, cfg.batch_size, device)
-        text_cache: dict[str, torch.Tensor] = {}
-        text_window_end = 0  # captions of rows before this index are encoded (a window of chunk_size rows)
-
-        def encode_window(last: int, keep: list[str]) -> None:
-            """Encode the distinct captions of the next window of rows (reaching at least row ``last``)."""
-            nonlocal text_cache, text_window_end
-            start, text_window_end = text_window_end, max(text_window_end + cfg.chunk_size, last + 1)
-            text_cache = {c: text_cache[c] for c in keep if c in text_cache}
-            window = [c for c in dict.fromkeys(todo["caption"].iloc[start:text_window_end]) if c not in text_cache]
-            text_cache.update(zip(window, scorer.encode_texts(window)))
-
         bar = tqdm(total=len(todo), desc=f"scoring shard {shard}", unit="img", disable=not progress)
         for batch in batches:
             for d in batch["failed"]:
-                records.append(_record(todo.iloc[d.index], None, None, d.status, d.error))
+                records.append(_record(todo.iloc[d.index], None, d.status, d.error, columns))
             ok = batch["index"]
             if ok:
-                captions = [todo.at[i, "caption"] for i in ok]
-                if max(ok) >= text_window_end:
-                    encode_window(max(ok), captions)
-                image_feats = scorer.encode_images(batch["pixels"])
-                text_feats = torch.stack([text_cache[c] for c in captions])
-                clip = scorer.clip_score(image_feats, text_feats).cpu().numpy()
-                if batch["ssim"] is not None:
-                    ssim = batch["ssim"].numpy()
-                else:
-                    ssim = ssim_batch(batch["a"], batch["b"]).cpu().numpy()
-                for i, c, s in zip(ok, clip, ssim):
-                    records.append(_record(todo.iloc[i], float(c), float(s), "ok", ""))
+                values = score_batch(scorers, batch["inputs"], ok)
+                for k, i in enumerate(ok):
+                    records.append(_record(todo.iloc[i], {c: float(v[k]) for c, v in values.items()}, "ok", "",
+                                           columns))
             bar.update(len(ok) + len(batch["failed"]))
             flush()
         bar.close()
@@ -345,14 +337,28 @@ def _clean(value) -> str | None:
     return str(value)
 
 
-def _record(row, clip: float | None, ssim: float | None, status: str, error: str) -> dict:
+def score_batch(scorers, inputs: dict, rows: list[int]) -> dict[str, np.ndarray]:
+    """Every scorer's values of one model batch: ``{column: values}`` (one value per row)."""
+    values = {}
+    for scorer in scorers:
+        out = scorer.score(inputs[scorer.name], rows)
+        missing = [c for c in scorer.columns if c not in out]
+        if missing:
+            raise ValueError(f"scorer {scorer.name!r} returned no {', '.join(missing)} (its columns)")
+        values.update({c: out[c] for c in scorer.columns})
+    return values
+
+
+def _record(row, values: dict | None, status: str, error: str, columns=("clip_score", "ssim")) -> dict:
+    """One part-file row: the manifest row, each score column (NaN when not scored), status and error."""
+    values = values or {}
     return {"caption_id": row.caption_id, "candidate": int(row.candidate), "caption": _clean(row.caption),
-            "path": _clean(row.path), "clip_score": np.nan if clip is None else clip,
-            "ssim": np.nan if ssim is None else ssim, "status": status, "error": error}
+            "path": _clean(row.path), **{c: values.get(c, np.nan) for c in columns}, "status": status, "error": error}
 
 
-def merge_scores(rows: pd.DataFrame, parts_dir: Path, ssim_weight: float) -> pd.DataFrame:
-    """All scored rows of ``rows`` (every shard must be done), with ``score = clip_score + λ·ssim``."""
+def merge_scores(rows: pd.DataFrame, parts_dir: Path, weights) -> pd.DataFrame:
+    """All scored rows of ``rows`` (every shard must be done) with ``score`` =
+    :func:`~synthvlm_repro.selection.scorer.combined_score` (``weights``: a mapping or the paper's λ)."""
     scored = _read_parts(parts_dir)
     merged = rows[KEY].merge(scored, on=KEY, how="left", indicator=True)
     missing = merged["_merge"] != "both"
@@ -361,9 +367,15 @@ def merge_scores(rows: pd.DataFrame, parts_dir: Path, ssim_weight: float) -> pd.
         raise IncompleteScoresError(f"{parts_dir}: {int(missing.sum())} of {len(rows)} pairs not scored yet (first: "
                            f"{first.caption_id!r} #{first.candidate}); run the remaining shards")
     merged = merged.drop(columns="_merge")
-    merged["score"] = merged["clip_score"] + ssim_weight * merged["ssim"]
-    cols = ["caption_id", "candidate", "caption", "path", "clip_score", "ssim", "score", "status", "error"]
+    merged["score"] = combined_score(merged, weights)
+    values = [c for c in scored.columns if c not in ROW_COLUMNS + STATUS_COLUMNS]
+    cols = ROW_COLUMNS + values + ["score"] + STATUS_COLUMNS
     return merged[cols].sort_values(KEY, kind="stable").reset_index(drop=True)
+
+
+def score_parts_dir(ctx) -> Path:
+    """``selection/score_parts/<settings hash>/``: where the candidates' scores for these settings live."""
+    return ctx.paths.score_parts_dir(settings_fingerprint(ctx.cfg.selection)[0])
 
 
 def score_manifest(ctx, shard: Shard | None = None, device: str | None = None,
@@ -371,8 +383,8 @@ def score_manifest(ctx, shard: Shard | None = None, device: str | None = None,
     """Score this shard of the run's synthesis manifest; returns the parts folder for these settings."""
     cfg = ctx.cfg.selection
     device = device or local_rank_device(ctx.device)
-    fingerprint, payload = settings_fingerprint(cfg)
-    parts_dir = ctx.paths.score_parts_dir(fingerprint)
+    _, payload = settings_fingerprint(cfg)
+    parts_dir = score_parts_dir(ctx)
     parts_dir.mkdir(parents=True, exist_ok=True)
     write_json(parts_dir / "settings.json", payload)
     rows = read_manifest(ctx.paths.synthesis_manifest)

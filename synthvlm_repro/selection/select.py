@@ -1,6 +1,7 @@
 """The selection rule and the LLaVA pretraining set it produces.
 
-Rule (paper.md §1.4): score = CLIPScore + λ·SSIM; keep the best candidate of each caption (the
+Rule (paper.md §1.4): score = CLIPScore + λ·SSIM (plus any ``selection.extra_scores``, see
+:func:`~synthvlm_repro.selection.scorer.combined_score`); keep the best candidate of each caption (the
 official best-of-``repeat``); rank globally and keep the top K (or top fraction). λ = 0 is the official
 CLIP-only rule. Ties are broken by (caption_id, candidate). ``strategy="random"`` ranks by a seeded
 per-pair hash instead: the ablation's random subset of the same size.
@@ -18,6 +19,7 @@ import pandas as pd
 from synthvlm_repro.atomic import write_json, write_parquet
 from synthvlm_repro.path_policy import resolve_within
 from synthvlm_repro.selection.instructions import brief_instruction
+from synthvlm_repro.selection.scorer import combined_score, score_weights
 
 SYNTHESIS_IMAGES = "synthesis/images"
 
@@ -36,12 +38,13 @@ def keep_count(n: int, top_k: int | None, top_fraction: float | None) -> int:
     return n
 
 
-def select_pairs(scores: pd.DataFrame, ssim_weight: float = 0.5, strategy: str = "score",
+def select_pairs(scores: pd.DataFrame, weights=0.5, strategy: str = "score",
                  best_per_caption: bool = True, top_k: int | None = None, top_fraction: float | None = None,
                  seed: int = 0) -> pd.DataFrame:
-    """The selected rows (readable images only) with ``score`` recomputed for ``ssim_weight`` and ``rank`` 1..K."""
+    """The selected rows (readable images only) with ``score`` recomputed for ``weights`` (a mapping
+    column → weight, or the paper's λ) and ``rank`` 1..K."""
     df = scores[scores["status"] == "ok"].copy()
-    df["score"] = df["clip_score"] + ssim_weight * df["ssim"]
+    df["score"] = combined_score(df, weights)
     if strategy == "score":
         order = df.sort_values(["score", "caption_id", "candidate"], ascending=[False, True, True], kind="stable")
     elif strategy == "random":
@@ -135,7 +138,7 @@ def export_llava(selected: pd.DataFrame, run_root: Path, image_folder: Path, jso
 def run_selection(ctx, scores: pd.DataFrame) -> pd.DataFrame:
     """Apply the profile's rule to ``scores``; write ``selected.parquet``, the LLaVA JSON and image folder."""
     cfg = ctx.cfg.selection
-    selected = select_pairs(scores, cfg.ssim_weight, cfg.strategy, cfg.best_per_caption, cfg.top_k,
+    selected = select_pairs(scores, score_weights(cfg), cfg.strategy, cfg.best_per_caption, cfg.top_k,
                             cfg.top_fraction, ctx.cfg.seed)
     write_parquet(ctx.paths.selected_parquet, selected)
     export_llava(selected, ctx.paths.root, ctx.paths.llava_image_folder, ctx.paths.llava_pretrain_json,

@@ -13,6 +13,9 @@ interior (a 3-px border is cropped), which is exactly the windows that fit insid
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Sequence
+
 import numpy as np
 from PIL import Image
 
@@ -61,3 +64,49 @@ def ssim_batch(a, b, dtype=None):
     c1, c2 = (K1 * DATA_RANGE) ** 2, (K2 * DATA_RANGE) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
     return s.flatten(1).mean(dim=1, dtype=torch.float64)
+
+
+def _ssim_input(image: Image.Image, size: int, low_size: int, in_worker: bool):
+    """In a DataLoader worker: the SSIM itself (skimage backend) or the stacked round-trip pair ``(2, H, W)``."""
+    if in_worker:
+        return ssim_skimage(image, size, low_size)
+    return np.stack(round_trip_pair(image, size, low_size))
+
+
+class SsimScore:
+    """SSIM of the 768→336→768 round trip behind the :class:`~synthvlm_repro.selection.scorer.Scorer`
+    seam: column ``ssim``.
+
+    Backend ``skimage`` computes it per image in the workers; ``torch`` has the workers make the round-trip
+    pair and computes it batched on the device (``auto``: torch on CUDA, skimage elsewhere).
+    """
+
+    name = "ssim"
+    columns = ("ssim",)
+
+    def __init__(self, cfg, device: str = "cpu"):
+        backend = cfg.ssim_backend
+        if backend == "auto":
+            backend = "torch" if str(device).startswith("cuda") else "skimage"
+        self.size, self.low_size = cfg.ssim_size, cfg.ssim_low_size
+        self.prepare = partial(_ssim_input, size=cfg.ssim_size, low_size=cfg.ssim_low_size,
+                               in_worker=backend == "skimage")
+
+    @classmethod
+    def settings(cls, cfg) -> dict:
+        return {"ssim": [cfg.ssim_size, cfg.ssim_low_size]}
+
+    def prepare_batch(self, images):
+        import torch
+
+        from synthvlm_repro.selection.gpu_decode import round_trip_pair as tensor_round_trip_pair
+
+        return torch.stack(tensor_round_trip_pair(images, self.size, self.low_size), dim=1)
+
+    def begin(self, captions: Sequence[str]) -> None:
+        pass
+
+    def score(self, inputs, rows: Sequence[int]) -> dict:
+        """``inputs``: SSIM values ``(N,)`` computed in the workers, or round-trip pairs ``(N, 2, H, W)``."""
+        values = inputs if inputs.ndim == 1 else ssim_batch(inputs[:, 0], inputs[:, 1])
+        return {"ssim": values.cpu().numpy()}

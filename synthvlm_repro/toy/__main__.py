@@ -33,7 +33,7 @@ def _step(timings: dict, name: str):
 def main(argv=None) -> None:
     from synthvlm_repro.curation.pipeline import curate
     from synthvlm_repro.run_context import prepare_run
-    from synthvlm_repro.selection.pipeline import run_stage
+    from synthvlm_repro.stage import run_stage
     from synthvlm_repro.synthesis.run import synthesize
     from synthvlm_repro.toy import experiment
     from synthvlm_repro.toy.registry import toy_path
@@ -53,7 +53,7 @@ def main(argv=None) -> None:
     with _step(timings, "02 synthesis"):
         synthesize(ctx)
     with _step(timings, "03 selection"):
-        run_stage(ctx, progress=False)
+        run_stage("selection", ctx, progress=False)
     timing_path = ctx.paths.toy_timing_json
     write_json(timing_path, {"steps": timings})
     with _step(timings, "04+05 arms x seeds"):

@@ -32,8 +32,10 @@ def candidates_grid(run_root: Path, scores: pd.DataFrame, n_captions: int = 6, s
     """Each row: one caption's candidates ordered by CLIPScore + lambda*SSIM (the first is the one selected)."""
     import matplotlib.pyplot as plt
 
+    from synthvlm_repro.selection.scorer import combined_score
+
     ok = scores[scores["status"] == "ok"].copy()
-    ok["score"] = ok["clip_score"] + ssim_weight * ok["ssim"]
+    ok["score"] = combined_score(ok, ssim_weight)
     captions = sorted(ok["caption_id"].unique())[:n_captions]
     k = int(ok.groupby("caption_id").size().max())
     fig, axes = plt.subplots(len(captions), k, figsize=(1.5 * k, 1.6 * len(captions)), squeeze=False)
