@@ -38,12 +38,17 @@ def launcher_command(mode: str, nproc: int, worker: Sequence[str]) -> list[str]:
 
 
 def alive(pid: int) -> bool:
-    """True while a process with ``pid`` exists (a finished child not yet reaped counts as alive)."""
+    """True while process ``pid`` runs. A zombie (ended, not reaped: an orphan under a container's PID 1
+    that never reaps) counts as ended."""
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no procfs (macOS): kill(0) succeeded
+    return state not in ("Z", "X")
 
 
 def stream_log(log_path: str | os.PathLike, pid: int, proc: subprocess.Popen | None = None,
