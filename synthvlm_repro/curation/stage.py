@@ -26,8 +26,10 @@ def run(ctx: RunContext, shard: Shard | None = None, merge: bool = False, progre
     ctx.record_stage_config("curation")
     result = StageResult("curation")
     shard = current_shard(shard)
-    if preflight if preflight is not None else (not ctx.smoke and shard.count == 1 and not merge):
-        _preflight(ctx, result)
+    if preflight if preflight is not None else wants_preflight(ctx, shard, merge):
+        report = doctor_preflight(ctx)
+        result.tables["doctor"] = report.table()
+        result.summary["doctor"] = "; ".join(report.problems()) or "no problems found"
     curated = curate(ctx.cfg.curation, ctx.paths, ctx.device, ctx.cfg.seed, progress=progress,
                      shard=None if merge else shard, merge=merge)
     if curated.partial:
@@ -52,13 +54,17 @@ def run(ctx: RunContext, shard: Shard | None = None, merge: bool = False, progre
     return result
 
 
-def _preflight(ctx: RunContext, result: StageResult) -> None:
-    """``synthvlm-repro doctor`` for this run: models cached, data present, GPUs and disk enough."""
+def wants_preflight(ctx: RunContext, shard: Shard | None = None, merge: bool = False) -> bool:
+    """The doctor runs first on real profiles (the tiny smoke models need no checks), once per job: not
+    in each shard or a by-hand merge."""
+    return not ctx.smoke and (shard is None or shard.count == 1) and not merge
+
+
+def doctor_preflight(ctx: RunContext):
+    """``synthvlm-repro doctor`` for this run (models cached, data present, GPUs and disk enough)."""
     from synthvlm_repro.doctor.report import doctor_report
 
-    report = doctor_report(ctx.cfg, ctx.paths.root)
-    result.tables["doctor"] = report.table()
-    result.summary["doctor"] = "; ".join(report.problems()) or "no problems found"
+    return doctor_report(ctx.cfg, ctx.paths.root)
 
 
 def _tables(curated, result: StageResult) -> None:
