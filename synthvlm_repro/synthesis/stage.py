@@ -18,7 +18,10 @@ log = logging.getLogger(__name__)
 
 
 def worker_count(device: str, nproc: int | None) -> int:
-    """Processes to render with: ``nproc`` if given, else every visible GPU when there are several, else 1."""
+    """Processes to render with: ``nproc`` if given, else every visible GPU when there are several, else 1
+    (always 1 inside a launched process, which must not launch another job)."""
+    if "LOCAL_RANK" in os.environ:
+        return 1
     if nproc is not None:
         return max(int(nproc), 1)
     if not device.startswith("cuda"):
