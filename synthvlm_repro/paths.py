@@ -127,6 +127,16 @@ class RunPaths:
         """Log of a detached multi-GPU synthesis job."""
         return self.synthesis / "launch.log"
 
+    @property
+    def synthesis_launch_record(self) -> Path:
+        """``launch.json`` of a detached synthesis job (its pid; what a re-attach reads)."""
+        return self.synthesis / "launch.json"
+
+    @property
+    def synthesis_launch_config(self) -> Path:
+        """The effective config a detached synthesis job started with."""
+        return self.synthesis / "launch_config.yaml"
+
     # 03 selection
     @property
     def selection(self) -> Path:

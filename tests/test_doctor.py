@@ -110,20 +110,18 @@ def test_known_open_clip_table_matches_open_clip():
         assert open_clip.get_pretrained_cfg(model, tag)["hf_hub"] == cfg["hf_hub"]
 
 
-def test_notebook_01_shows_the_doctor_first_on_real_profiles_only(tmp_path, project_root):
-    import json
+def test_stage_01_runs_the_doctor_first_on_real_profiles_only(tmp_path):
+    from synthvlm_repro.curation.stage import doctor_preflight, wants_preflight
+    from synthvlm_repro.curation.switches import switch_overrides
+    from synthvlm_repro.run_context import prepare_run
+    from synthvlm_repro.runtime.distributed import Shard
 
-    nb = json.loads((project_root / "notebooks" / "01_caption_curation.ipynb").read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert "parameters" in code[0]["metadata"]["tags"] and "run_doctor" in "".join(code[1]["source"])
-    params = {"run_dir": str(tmp_path / "run"), "overrides": [], "disable": ["judge"], "thresholds": {}}
-    paper = {"profile": "paper", **params}
-    exec("".join(code[1]["source"]), paper)  # the notebook's own cell
-    assert not paper["doctor"].ok
-    assert not any("curation.judge_model" in r.detail for r in paper["doctor"].rows)  # the notebook's switches apply
-    smoke = {"profile": "smoke", **params}
-    exec("".join(code[1]["source"]), smoke)
-    assert "doctor" not in smoke
+    paper = prepare_run("paper", tmp_path / "run", switch_overrides(["judge"], {}))  # as notebook 01 builds it
+    report = doctor_preflight(paper)
+    assert not report.ok
+    assert not any("curation.judge_model" in r.detail for r in report.rows)  # the notebook's switches apply
+    assert wants_preflight(paper) and not wants_preflight(paper, Shard(0, 2)) and not wants_preflight(paper, merge=True)
+    assert not wants_preflight(prepare_run("smoke", tmp_path / "smoke"))
 
 
 def test_synthesis_memory_follows_its_batch_size(tmp_path):

@@ -17,7 +17,7 @@ from synthvlm_repro.sample_data import load_sample_captions
 
 N_CAPTIONS = 12
 ARGS = ["--profile", "smoke", "--set", "synthesis.steps=2", "--set", "synthesis.batch_size=2", "--set",
-        "synthesis.repeat=1", "--set", "synthesis.limit=null", "--no-progress"]
+        "synthesis.repeat=1", "--set", "synthesis.limit=null", "--no-progress", "--no-grid"]
 
 
 def seed_run_dir(path):
@@ -67,24 +67,26 @@ def test_sigkill_mid_run_then_resume_is_complete_and_identical(tmp_path, referen
 
     resumed = run_module(run_dir, sys.executable)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"{done_at_kill} already done" in resumed.stdout
+    assert f"already done: {done_at_kill}\n" in resumed.stdout
     frame = pd.read_parquet(run_dir / "synthesis" / "manifest.parquet")
     assert len(frame) == N_CAPTIONS and not frame.duplicated(["caption_id", "candidate"]).any()
     assert image_hashes(run_dir) == image_hashes(reference)
     assert not list((run_dir / "synthesis").rglob("*.tmp"))  # no half-written file left behind
 
 
-def test_torchrun_two_cpu_ranks_split_without_overlap_and_match(tmp_path, reference, monkeypatch):
-    """Through the notebook's launcher: a detached torchrun job whose log is streamed back."""
-    from synthvlm_repro.synthesis.launch import launch_torchrun
+def test_torchrun_two_cpu_ranks_split_without_overlap_and_match(tmp_path, reference, monkeypatch, capsys):
+    """Through the stage's launcher: a detached torchrun job whose log is streamed back."""
+    from synthvlm_repro.run_context import prepare_run
+    from synthvlm_repro.synthesis.stage import run
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     run_dir = seed_run_dir(tmp_path / "torchrun")
-    overrides = [a for a in ARGS[2:] if a not in ("--set", "--no-progress")]
-    lines = []
-    code = launch_torchrun("smoke", run_dir, overrides, nproc=2, echo=lines.append, poll_s=0.2)
-    assert code == 0, "\n".join(lines)[-3000:]
-    assert "manifest:" in "\n".join(lines)  # the rank that finished last merged and said so
+    overrides = [a for a in ARGS[2:] if a.startswith("synthesis.")]
+    result = run(prepare_run("smoke", run_dir, overrides), nproc=2, grid=False, progress=False)
+    streamed = capsys.readouterr().out
+    assert result.summary["processes"] == 2 and "merged: True" in streamed  # the last rank to finish merged
+    assert (run_dir / "synthesis" / "launch.json").exists() and "exit 0" in (run_dir / "synthesis" / "launch.json").read_text()
+    assert result.existing_artifacts().keys() == result.artifacts.keys()
     frame = pd.read_parquet(run_dir / "synthesis" / "manifest.parquet")
     assert sorted(frame["shard"].unique()) == ["00000-of-00002", "00001-of-00002"]
     assert len(frame) == N_CAPTIONS and not frame.duplicated(["caption_id", "candidate"]).any()

@@ -248,7 +248,8 @@ def test_cli_help_documents_every_option(command):
 def test_launch_command_and_log_streaming(tmp_path):
     import io
 
-    from synthvlm_repro.training.launch import launch_command, resolve_launcher, stream
+    from synthvlm_repro.runtime.launcher import stream_log
+    from synthvlm_repro.training.launch import launch_command, resolve_launcher
 
     cmd = launch_command("torchrun", 8, tmp_path / "p.yaml", tmp_path, 1)
     assert cmd[1:4] == ["-m", "torch.distributed.run", "--standalone"] and "--nproc_per_node=8" in cmd
@@ -259,7 +260,7 @@ def test_launch_command_and_log_streaming(tmp_path):
         proc = subprocess.Popen([sys.executable, "-c", "import time\nfor i in range(3): print('line', i, flush=True); "
                                  "time.sleep(0.2)"], stdout=fh)
     out = io.StringIO()
-    stream(log, proc, proc.pid, poll_s=0.05, out=out)
+    stream_log(log, proc.pid, proc, poll_s=0.05, out=out)
     assert out.getvalue().splitlines() == ["line 0", "line 1", "line 2"]
 
 

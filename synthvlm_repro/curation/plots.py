@@ -23,16 +23,16 @@ STAT_BOUNDS = {
 
 
 def funnel_figure(funnel: list[dict]):
-    """Horizontal bars: captions left after each step, with the number each step dropped."""
+    """Horizontal bars (seaborn): captions left after each step, with the number each step dropped."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(funnel) + 1.2))
     names = [s["step"] for s in funnel]
     kept = [s["kept"] for s in funnel]
-    ax.barh(names, kept, color="#4C72B0")
+    sns.barplot(x=kept, y=names, orient="h", color=sns.color_palette()[0], ax=ax)
     for y, s in enumerate(funnel):
         ax.text(s["kept"], y, f" {s['kept']:,}  (−{s['dropped']:,})", va="center", fontsize=8)
-    ax.invert_yaxis()
     ax.set_xlabel("captions left after the step")
     ax.set_xlim(0, max(kept + [1]) * 1.3)
     ax.set_title("Caption curation funnel")
@@ -48,8 +48,9 @@ def stat_values(curated: pa.Table, rejected: pa.Table, stat: str) -> np.ndarray:
 
 
 def stat_histograms(curated: pa.Table, rejected: pa.Table, cfg):
-    """One panel per statistic present, with the configured thresholds as dashed lines."""
+    """One seaborn histogram per statistic present, with the configured thresholds as dashed lines."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
     stats = [s for s in STAT_BOUNDS if len(stat_values(curated, rejected, s))]
     cols = 3
@@ -57,7 +58,7 @@ def stat_histograms(curated: pa.Table, rejected: pa.Table, cfg):
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
     for ax, stat in zip(axes.flat, stats):
         values = stat_values(curated, rejected, stat)
-        ax.hist(values, bins=40, color="#55A868")
+        sns.histplot(values, bins=40, color=sns.color_palette()[2], ax=ax)
         span = max(float(values.max() - values.min()), 1e-3)
         off_scale = []
         for key in STAT_BOUNDS[stat]:
@@ -65,7 +66,7 @@ def stat_histograms(curated: pa.Table, rejected: pa.Table, cfg):
             if bound is None:
                 continue
             if values.min() - span <= bound <= values.max() + span:
-                ax.axvline(bound, color="#C44E52", linestyle="--", linewidth=1)
+                ax.axvline(bound, color=sns.color_palette()[3], linestyle="--", linewidth=1)
             else:  # a permissive bound far away would squash the histogram
                 off_scale.append(f"{key}={bound:g}")
         ax.set_title(stat + (f"  ({', '.join(off_scale)} off-scale)" if off_scale else ""), fontsize=9)

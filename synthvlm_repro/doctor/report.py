@@ -86,6 +86,12 @@ def run_doctor(profile: str | os.PathLike = "paper", overrides: Iterable[str] | 
     root = Path(run_dir) if run_dir else default_run_dir(cfg.profile)
     if not root.is_absolute():
         root = find_project_root() / root
+    return doctor_report(cfg, root, captions, gpus, cache_dir)
+
+
+def doctor_report(cfg: ProjectConfig, root: Path, captions: int | None = None, gpus: list[Gpu] | None = None,
+                  cache_dir: str | os.PathLike | None = None) -> DoctorReport:
+    """:func:`run_doctor` for an already loaded config and run dir (what stage 01's preflight calls)."""
     paths = RunPaths(root)  # not RunPaths.for_run: the doctor creates no folders
     gpus = probe_gpus() if gpus is None else gpus
     ests, basis = estimates(cfg, paths, captions)

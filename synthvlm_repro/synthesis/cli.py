@@ -20,16 +20,15 @@ Runs resume: rerun the same command after a crash and finished images are skippe
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from synthvlm_repro.runtime.distributed import parse_shard
-    from synthvlm_repro.synthesis.run import synthesize
+    from synthvlm_repro.synthesis.stage import run
 
     ctx = context_from_args(args)
-    result = synthesize(ctx, parse_shard(args.shard) if args.shard else None, progress=not args.no_progress)
-    print(f"shard {result.shard.name}: {result.generated} rendered ({result.broken} broken, {result.failed} failed), "
-          f"{result.skipped} already done, {result.images_per_second:.3f} img/s"
-          + (f"; manifest: {ctx.paths.synthesis_manifest}" if result.merged else ""))
-    if result.failed:  # exit 0 anyway: a failing rank would make torchrun stop the healthy ones
-        print(f"warning: {result.failed} images failed (status 'failed' in the journal); rerun to retry them",
-              file=sys.stderr)
+    result = run(ctx, nproc=args.nproc, grid=args.grid, shard=parse_shard(args.shard) if args.shard else None,
+                 progress=not args.no_progress)
+    print("\n".join(result.summary_lines()))
+    if result.summary.get("failed"):  # exit 0 anyway: a failing rank would make torchrun stop the healthy ones
+        print(f"warning: {result.summary['failed']} images failed (status 'failed' in the journal); rerun to retry "
+              "them", file=sys.stderr)
     return 0
 
 
@@ -67,11 +66,19 @@ def _cmd_grid(args: argparse.Namespace) -> int:
 
 def add_arguments(sub) -> None:
     """The synthesis actions, on any argparse subparsers object."""
-    run = sub.add_parser("run", help="render the missing images of this shard, merge the manifest when all are done",
-                         description="Render this process's share of synthesis/images and journal it; the last "
-                                     "shard to finish writes synthesis/manifest.parquet. Shards come from RANK/"
-                                     "WORLD_SIZE (torchrun, accelerate launch) and --shard.")
+    run = sub.add_parser("run", help="stage 02: render the missing images, then the figures and the grid search",
+                         description="Render every missing image of synthesis/images (in this process, or as a "
+                                     "detached torchrun job with --nproc N or on several visible GPUs; rerunning "
+                                     "re-attaches to a live job), merge synthesis/manifest.parquet, draw "
+                                     "figures/synthesis_samples and, with synthesis.run_grid, run the grid search. "
+                                     "Inside torchrun/accelerate (RANK/WORLD_SIZE) or with --shard it renders this "
+                                     "process's share only; the last shard to finish merges.")
     add_run_args(run)
+    run.add_argument("--nproc", type=int, default=None,
+                     help="processes for a detached torchrun job (default: every visible GPU if several, else 1)")
+    run.add_argument("--grid", dest="grid", action="store_true", default=None,
+                     help="also run the grid search (default: synthesis.run_grid)")
+    run.add_argument("--no-grid", dest="grid", action="store_false", help="skip the grid search")
     add_shard_arg(run, "render part I of N of the batches")
     run.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     run.set_defaults(func=_cmd_run)

@@ -52,6 +52,7 @@ class SynthesisConfig(StageConfig):
     retry_broken_with_upcast: bool = True  # regenerate broken images once with the VAE in fp32
 
     # grid search (paper appendix §2.1: settings chosen on 1k captions by CLIPScore)
+    run_grid: bool = True  # the stage's run also sweeps the grid below (synthesis/grid.parquet + heatmap)
     grid_captions: int = Field(1000, ge=1)
     grid_steps: list[Annotated[int, Field(ge=1)]] = [30, 45, 60]
     grid_guidance: list[Annotated[float, Field(ge=0)]] = [5.0, 7.5, 10.0, 20.0]

@@ -77,25 +77,29 @@ def grid_search(ctx: RunContext, n_captions: int | None = None, progress: bool =
 
 
 def plot_grid(summary, ctx: RunContext):
-    """Heatmap of mean CLIPScore (steps x guidance), one panel per refiner setting; saved under figures/."""
+    """Seaborn heatmap of mean CLIPScore (steps x guidance, steps growing upwards), one panel per refiner
+    setting on one colour scale; saved under figures/."""
     import matplotlib.pyplot as plt
 
     from synthvlm_repro.plotting import save_figure
 
+    import seaborn as sns  # after plotting: the kit's theme is set
+
     panels = sorted(summary["refiner"].unique())
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels) + 1, 3.6), squeeze=False)
     vmin, vmax = summary["clip_score"].min(), summary["clip_score"].max()
-    for ax, use_refiner in zip(axes[0], panels):
+    for i, (ax, use_refiner) in enumerate(zip(axes[0], panels)):
         table = summary[summary["refiner"] == use_refiner].pivot(index="steps", columns="guidance_scale",
                                                                  values="clip_score")
-        im = ax.imshow(table.values, cmap="viridis", vmin=vmin, vmax=vmax, origin="lower", aspect="auto")
-        ax.set_xticks(range(len(table.columns)), [f"{g:g}" for g in table.columns])
-        ax.set_yticks(range(len(table.index)), [str(s) for s in table.index])
-        for (r, c), value in np.ndenumerate(table.values):
-            ax.text(c, r, f"{value:.3f}", ha="center", va="center", color="white", fontsize=8)
+        table.columns = [f"{g:g}" for g in table.columns]
+        last = i == len(panels) - 1
+        sns.heatmap(table, ax=ax, cmap="viridis", vmin=vmin, vmax=vmax, annot=True, fmt=".3f",
+                    annot_kws={"fontsize": 8}, cbar=last, cbar_kws={"label": "mean CLIPScore"} if last else None)
+        ax.invert_yaxis()
         ax.set_xlabel("guidance scale")
         ax.set_ylabel("steps")
         ax.set_title("base + refiner" if use_refiner else "base only")
-    fig.colorbar(im, ax=axes[0].tolist(), label="mean CLIPScore")
+    fig.tight_layout()
     save_figure(fig, ctx.paths.figure("synthesis_grid"), smoke=ctx.smoke)
+    plt.close(fig)
     return fig
