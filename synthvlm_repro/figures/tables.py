@@ -223,7 +223,7 @@ def throughput_table(paths: RunPaths, device: str) -> pd.DataFrame:
         if final and final.get("train_samples_per_second"):
             seconds = float(final["train_runtime"])
             items = round(seconds * float(final["train_samples_per_second"]))
-            rows.append(_per_100k({"stage": f"04 training stage {stage} (per sample)", "items": items,
+            rows.append(_per_100k({"stage": f"04 training phase {stage} (per sample)", "items": items,
                                    "seconds": seconds, "device": device, "storage_gb_per_100k": float("nan")}))
     if not rows:
         raise MissingInput("no timing recorded: synthesis/manifest.parquet 'seconds' and training log_history "
