@@ -54,3 +54,29 @@ def stage_main(prog: str, epilog: str, add_arguments, argv: list[str] | None = N
     parser = argparse.ArgumentParser(prog=prog, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser.add_subparsers(dest="action", required=True, metavar="ACTION"))
     return dispatch(parser.parse_args(argv))
+
+
+def print_stage_result(result) -> None:
+    """A :class:`~synthvlm_repro.stage.StageResult` for the terminal: its summary, then every artifact."""
+    for line in result.summary_lines():
+        print(line)
+    for name, path in result.artifacts.items():
+        print(f"  {name}: {path}")
+
+
+def _cmd_stage_run(args: argparse.Namespace) -> int:
+    from synthvlm_repro.stage import run_stage
+
+    print_stage_result(run_stage(args.stage_name, context_from_args(args), **args.stage_options(args)))
+    return 0
+
+
+def add_stage_run(subparsers, stage: str, help: str, description: str = "", options=None,
+                  **parser_kwargs) -> argparse.ArgumentParser:
+    """Add ``run`` to a stage's subcommands: ``<stage> run`` calls ``synthvlm_repro.<stage>.stage.run(ctx,
+    **options(args))`` (what the notebook and the runner call) and prints its summary and artifacts.
+    Returns the parser so a stage can add its own options (``options`` maps them to keyword arguments)."""
+    parser = subparsers.add_parser("run", help=help, description=description or help, **parser_kwargs)
+    add_run_args(parser)
+    parser.set_defaults(func=_cmd_stage_run, stage_name=stage, stage_options=options or (lambda args: {}))
+    return parser

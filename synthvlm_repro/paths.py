@@ -113,6 +113,10 @@ class RunPaths:
         """Per-shard journals and done markers, merged into the manifest."""
         return self.synthesis / "parts"
 
+    def synthesis_journal(self, shard_name: str) -> Path:
+        """The append-only journal of one synthesis shard (``parts/<shard>.jsonl``)."""
+        return self.synthesis_parts / f"{shard_name}.jsonl"
+
     @property
     def synthesis_webdataset(self) -> Path:
         return self.synthesis / "wds"

@@ -156,7 +156,7 @@ def test_notebook_06_rater_records_keys_resumes_and_undoes(lab_page, lab):
     assert len({r["pair_id"] for r in rows}) == len(keys) == len(set(shown))
 
     # a new kernel (restart, then run down to the rater) resumes from the file
-    TIMES["06 restart + run to the rater"] = ui.run_all(through="PreferenceRater(")
+    TIMES["06 restart + run to the rater"] = ui.run_all(through="rater_for_run(")
     assert ui.errors() == []
     rater, progress, caption = find_rater()
     _wait_text(progress, rf"^{len(keys)}/{total}$")

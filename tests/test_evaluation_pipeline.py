@@ -206,12 +206,13 @@ def test_mmlu_through_lm_eval_on_local_tasks(fixtures, tiny, tmp_path):
 
 
 def test_run_writes_tidy_results_and_submissions(tmp_path):
-    from synthvlm_repro.evaluation.run import COLUMNS, run_evaluation
+    from synthvlm_repro.evaluation.run import COLUMNS
+    from synthvlm_repro.evaluation.stage import run
     from synthvlm_repro.run_context import prepare_run
 
     over = ["evaluation.benchmarks=[gqa,vqav2,vizwiz]", "evaluation.mmlu=false", "evaluation.batch_size=2"]
     ctx = prepare_run("smoke", tmp_path / "run", over)
-    df = run_evaluation(ctx)
+    df = run(ctx).tables["results"]
     assert list(df.columns) == COLUMNS
     csv_rows = ctx.paths.results_csv.read_text().splitlines()
     assert csv_rows[0] == ",".join(COLUMNS) and len(csv_rows) == len(df) + 1

@@ -31,18 +31,35 @@ def _is_run_dir_path(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id in RUN_DIR_NAMES
 
 
+#: Files inside an artifact whose layout belongs to another format, not to the run dir: a saved
+#: transformers checkpoint's ``config.json``, the benchmark fixtures' layout marker.
+FOREIGN_LAYOUT_FILES = {"config.json", "README.txt"}
+
+
 def _is_literal_name(node: ast.AST) -> bool:
     """A literal file or folder name: ``"final"`` or ``f"{name}.parquet"``."""
-    return (isinstance(node, ast.Constant) and isinstance(node.value, str)) or isinstance(node, ast.JoinedStr)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value not in FOREIGN_LAYOUT_FILES
+    return isinstance(node, ast.JoinedStr)
+
+
+def _aliases(tree: ast.AST) -> set[str]:
+    """Local names bound to a run-dir path (``evaluation = ctx.paths.evaluation``), so a join through an
+    alias is caught too."""
+    return {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign) and _is_run_dir_path(node.value)
+            for t in node.targets if isinstance(t, ast.Name)}
 
 
 def hand_built_run_paths(source: str) -> list[tuple[int, str]]:
-    """``(line, code)`` of every run-dir path built by hand in ``source``: ``<run-dir path> / "name"`` or
-    ``<run-dir path>.joinpath(...)``."""
+    """``(line, code)`` of every run-dir path built by hand in ``source``: ``<run-dir path> / "name"``
+    (also through a local alias of one) or ``<run-dir path>.joinpath(...)``."""
     found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) \
-                and _is_run_dir_path(node.left) and _is_literal_name(node.right):
+    tree = ast.parse(source)
+    aliases = _aliases(tree)
+    for node in ast.walk(tree):
+        left = getattr(node, "left", None)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and _is_literal_name(node.right) \
+                and (_is_run_dir_path(left) or (isinstance(left, ast.Name) and left.id in aliases)):
             found.append((node.lineno, ast.unparse(node)))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                 and node.func.attr == "joinpath" and _is_run_dir_path(node.func.value):
@@ -83,6 +100,11 @@ def test_the_check_finds_hand_built_paths(code):
 ])
 def test_the_check_leaves_named_paths_alone(code):
     assert not hand_built_run_paths(f"x = {code}\n"), code
+
+
+def test_the_check_follows_a_local_alias_of_a_run_dir_path():
+    assert hand_built_run_paths('evaluation = ctx.paths.evaluation\nx = evaluation / "submissions"\n')
+    assert not hand_built_run_paths('final = paths.training_final_dir(1)\nok = (final / "config.json").exists()\n')
 
 
 def test_the_check_catches_a_reintroduced_case_in_real_source():

@@ -1,4 +1,5 @@
-"""``synthvlm-repro evaluate {all,answer,score,mmlu,fixtures,lmms-eval}``: stage 05 from the command line."""
+"""``synthvlm-repro evaluate {run,all,answer,score,mmlu,fixtures,lmms-eval}`` (also spelled ``evaluation``):
+stage 05 from the command line."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from synthvlm_repro.cli_common import add_run_args, add_shard_arg, context_from_
 
 EPILOG = """\
 steps:
-  all        answer + score + MMLU in one process, then write evaluation/results.{csv,json}
+  run        the whole stage in one process (what notebook 05 runs): answer + score + MMLU, write
+             evaluation/results.{csv,json} and the figures evaluation_headlines / evaluation_examples
+  all        the same as run
   answer     answer this shard's questions (resumable); run once per GPU, e.g.
                for i in 0 1 2 3 4 5 6 7; do CUDA_VISIBLE_DEVICES=$i synthvlm-repro evaluate answer \\
                  --profile paper --shard $i/8 & done; wait
@@ -42,21 +45,26 @@ def _cmd(args: argparse.Namespace) -> int:
         done = run.answer(ctx, shard.index, shard.count)
         print(f"shard {shard}: " + ", ".join(f"{b}/{s}={n}" for b, d in done.items() for s, n in d.items()))
         return 0
-    if args.step == "all":
-        df = run.run_evaluation(ctx)
-    else:
-        rows = run.score(ctx) if args.step == "score" else []
-        if args.step == "mmlu" or (args.step == "score" and ctx.cfg.evaluation.mmlu and args.with_mmlu):
-            rows += run.mmlu(ctx)
-        if ctx.paths.results_json.exists():  # keep the earlier rows of benchmarks not rerun now
-            import json
+    if args.step in ("run", "all"):
+        from synthvlm_repro.cli_common import print_stage_result
+        from synthvlm_repro.stage import run_stage
 
-            fresh = {r["benchmark"] for r in rows} | ({"mmlu"} if args.step == "mmlu" else set())
-            rows = [r for r in json.loads(ctx.paths.results_json.read_text()) if r["benchmark"] not in fresh] + rows
-        run.write_results(ctx, rows)
-        import pandas as pd
+        result = run_stage("evaluation", ctx)
+        print(result.tables["results"].drop(columns=["model", "checkpoint"]).to_string(index=False))
+        print_stage_result(result)
+        return 0
+    rows = run.score(ctx) if args.step == "score" else []
+    if args.step == "mmlu" or (args.step == "score" and ctx.cfg.evaluation.mmlu and args.with_mmlu):
+        rows += run.mmlu(ctx)
+    if ctx.paths.results_json.exists():  # keep the earlier rows of benchmarks not rerun now
+        import json
 
-        df = pd.DataFrame(rows, columns=run.COLUMNS)
+        fresh = {r["benchmark"] for r in rows} | ({"mmlu"} if args.step == "mmlu" else set())
+        rows = [r for r in json.loads(ctx.paths.results_json.read_text()) if r["benchmark"] not in fresh] + rows
+    run.write_results(ctx, rows)
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=run.COLUMNS)
     print(df.to_string(index=False))
     print(f"-> {ctx.paths.results_csv}")
     return 0
@@ -64,11 +72,12 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "evaluate", help="stage 05: LLaVA-protocol VQA benchmarks and MMLU of a llava-hf checkpoint",
+        "evaluate", aliases=["evaluation"],
+        help="stage 05: LLaVA-protocol VQA benchmarks and MMLU of a llava-hf checkpoint (evaluation run: all of it)",
         description="Evaluate a llava-hf checkpoint (evaluation.model, default training/phase2/final) on local "
                     "benchmark files in LLaVA's eval layout (evaluation.data_dir) and MMLU with lm-eval.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("step", choices=["all", "answer", "score", "mmlu", "fixtures", "lmms-eval"],
+    p.add_argument("step", choices=["run", "all", "answer", "score", "mmlu", "fixtures", "lmms-eval"],
                    help="which step to run (see below)")
     add_run_args(p)
     add_shard_arg(p, "answer: answer part I of N of the questions")

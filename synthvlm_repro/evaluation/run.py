@@ -1,7 +1,8 @@
-"""Stage 05 end to end: answer every benchmark split, merge shards, score, MMLU, one tidy results table.
+"""Stage 05's steps: answer every benchmark split, merge shards, score, MMLU, one tidy results table.
 
-The steps can run apart (``synthvlm-repro evaluate answer|score|mmlu``): ``answer`` once per GPU
-shard, then ``score`` merges the shard files and writes ``evaluation/results.{csv,json}``.
+``evaluation.stage.run`` chains them in one process. They can also run apart (``synthvlm-repro
+evaluate answer|score|mmlu``): ``answer`` once per GPU shard, then ``score`` merges the shard files and
+writes ``evaluation/results.{csv,json}``.
 """
 
 from __future__ import annotations
@@ -182,14 +183,3 @@ def write_results(ctx: RunContext, rows: list[dict]) -> Path:
     write_json(ctx.paths.results_json, rows)
     return ctx.paths.results_csv
 
-
-def run_evaluation(ctx: RunContext):
-    """Answer (one process, no shards), score, MMLU if enabled; writes and returns the results table."""
-    import pandas as pd
-
-    answer(ctx)
-    rows = score(ctx)
-    if ctx.cfg.evaluation.mmlu:
-        rows += mmlu(ctx)
-    write_results(ctx, rows)
-    return pd.DataFrame(rows, columns=COLUMNS)

@@ -10,10 +10,12 @@ Fixed names (each figure as PNG + PDF, each table as CSV + Markdown + LaTeX):
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -179,21 +181,18 @@ class FigureBuilder:
         files = tables.write_table(table, self.out / "throughput_table", "Throughput and cost per 100K items")
         return files + plots.plot_throughput(table, self.out / "throughput", **self._save_kwargs()), table
 
-    FIGURES = ("data_quality", "score_distributions", "example_grid", "curation_funnel", "benchmarks", "mmlu",
-               "tsne", "preference", "grid_search", "throughput")
-
     def build(self, only: list[str] | None = None) -> list[FigureResult]:
-        """Make each figure (or those in ``only``); missing inputs give ``skipped``, any other error ``failed``
-        (with the traceback in the log); neither stops the other figures."""
-        unknown = set(only or ()) - set(self.FIGURES)
+        """Make each figure of :data:`FIGURES` (or those in ``only``); missing inputs give ``skipped``, any
+        other error ``failed`` (with the traceback in the log); neither stops the other figures."""
+        unknown = set(only or ()) - set(FIGURES)
         if unknown:
-            raise ValueError(f"unknown figure(s) {', '.join(sorted(unknown))}; known: {', '.join(self.FIGURES)}")
+            raise ValueError(f"unknown figure(s) {', '.join(sorted(unknown))}; known: {', '.join(FIGURES)}")
         results = []
-        for name in self.FIGURES:
+        for name, make in FIGURES.items():
             if only and name not in only:
                 continue
             try:
-                files, table = getattr(self, name)()
+                files, table = make(self)
                 results.append(FigureResult(name, "made", files, table=table))
             except MissingInput as e:
                 results.append(FigureResult(name, "skipped", reason=str(e)))
@@ -203,6 +202,31 @@ class FigureBuilder:
                 results.append(FigureResult(name, "failed", reason=reason))
                 log.exception("figure %s failed: %s", name, reason)
         return results
+
+
+def figure_from(module: str, function: str) -> Callable[[FigureBuilder], tuple[list[Path], pd.DataFrame | None]]:
+    """A figure drawn by ``module.function(builder)``, imported when the figure is built (so a figure of
+    another package adds one line to :data:`FIGURES` and no import here)."""
+    def make(builder: FigureBuilder):
+        return getattr(importlib.import_module(module), function)(builder)
+
+    return make
+
+
+#: Every figure stage 06 builds, in build order: name -> ``make(builder) -> (written files, table or None)``.
+#: A figure raises :class:`MissingInput` when its inputs are absent. Add a figure with one line here.
+FIGURES: dict[str, Callable[[FigureBuilder], tuple[list[Path], pd.DataFrame | None]]] = {
+    "data_quality": FigureBuilder.data_quality,
+    "score_distributions": FigureBuilder.score_distributions,
+    "example_grid": FigureBuilder.example_grid,
+    "curation_funnel": FigureBuilder.curation_funnel,
+    "benchmarks": FigureBuilder.benchmarks,
+    "mmlu": FigureBuilder.mmlu,
+    "tsne": FigureBuilder.tsne,
+    "preference": FigureBuilder.preference,
+    "grid_search": FigureBuilder.grid_search,
+    "throughput": FigureBuilder.throughput,
+}
 
 
 def build_figures(ctx: RunContext, only: list[str] | None = None, encoder=None) -> list[FigureResult]:

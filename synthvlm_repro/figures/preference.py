@@ -16,7 +16,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from synthvlm_repro.figures.reference import reference_value
+from synthvlm_repro.figures.reference import paper_numbers
 
 WINNERS = ("synthetic", "original", "tie")
 Z95 = 1.959963984540054
@@ -103,10 +103,10 @@ def preference_table(judgments: pd.DataFrame) -> pd.DataFrame:
     """This run's win rates followed by the paper's (GPT-4V, InternVL2, Human on 1K samples)."""
     run = win_rates(judgments).assign(source="this run")
     paper = []
-    for name in ("GPT-4V", "InternVL2", "Human"):
-        n, rate = reference_value("preference", name, "n"), reference_value("preference", name, "win_rate")
+    for name, ref in paper_numbers("preference").iterrows():
+        n, rate = ref["n"], ref["win_rate"]
         low, high = wilson_interval(rate / 100 * n, int(n))  # computed here from the published rate and n
         paper.append({"judge": name, "n": n, "win_rate": rate, "ci_low": 100 * low, "ci_high": 100 * high,
-                      "source": "paper [AWL]; CI computed"})
+                      "source": f"paper [{ref['source']}]; CI computed"})
     return pd.concat([run, pd.DataFrame(paper)], ignore_index=True)[
         ["judge", "source", "n", "wins", "losses", "ties", "win_rate", "ci_low", "ci_high", "left_pick_rate"]]

@@ -160,3 +160,16 @@ def _png_bytes(path: str, px: int) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def rater_for_run(ctx, name: str | None = None) -> PreferenceRater:
+    """The blind A/B rater of a run: its preference pairs, answers in ``<run>/preference/human-<name>.jsonl``
+    (``name`` defaults to the login name), sides seeded by the run's seed."""
+    import getpass
+
+    from synthvlm_repro.figures.build import judgment_file
+    from synthvlm_repro.figures.pairs import preference_pairs
+
+    name = name or getpass.getuser()
+    pairs = preference_pairs(ctx.cfg, ctx.paths, ctx.cfg.figures.preference_pairs)
+    return PreferenceRater(pairs, judgment_file(ctx.paths, f"human-{name}"), rater=name, seed=ctx.cfg.seed)

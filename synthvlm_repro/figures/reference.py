@@ -35,6 +35,22 @@ def reference_rows(table: str | None = None):
     return pd.DataFrame.from_records(records, columns=["table", "row", "column", "value", "source", "missing"])
 
 
+def paper_numbers(table: str):
+    """One table of the paper's numbers, wide: one row per named row of ``table`` (index, in file order),
+    one column per reported quantity (NaN where the paper gives none; never computed here), and
+    ``source``: the source tags of the row's numbers joined by ``/``.
+
+    Every table in the kit that prints a paper number reads it through this (or :func:`reference_value`),
+    so ``reference_numbers.yaml`` is the only place a published number is written down.
+    """
+    tidy = reference_rows(table)
+    wide = tidy.pivot(index="row", columns="column", values="value")
+    wide = wide.reindex(index=list(dict.fromkeys(tidy["row"])), columns=list(dict.fromkeys(tidy["column"])))
+    wide["source"] = tidy.groupby("row")["source"].agg(lambda s: "/".join(sorted({x for x in s if x})))
+    wide.index.name, wide.columns.name = "row", None
+    return wide
+
+
 def reference_value(table: str, row: str, column: str) -> float | None:
     """One published number, or None when the paper does not give it."""
     cell = load_reference()["tables"][table]["rows"].get(row, {}).get(column, {})

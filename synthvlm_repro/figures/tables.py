@@ -15,7 +15,7 @@ import pandas as pd
 
 from synthvlm_repro.atomic import write_text
 from synthvlm_repro.figures.artifacts import MissingInput, load_results, load_scores, load_selected
-from synthvlm_repro.figures.reference import reference_rows, reference_value
+from synthvlm_repro.figures.reference import paper_numbers, reference_value
 from synthvlm_repro.paths import RunPaths
 
 RUN = "this run"
@@ -115,11 +115,9 @@ def data_quality_table(paths: RunPaths, ssim_weight: float, originals: pd.DataFr
         if {"clip_score", "ssim"} <= set(real.columns) and len(real):
             rows.append(_quality_row(f"{RUN}: {path.stem} (real)", RUN, real["clip_score"].mean(),
                                      real["ssim"].mean(), ssim_weight, len(real)))
-    ref = reference_rows("data_quality").pivot(index="row", columns="column", values="value")
-    src = reference_rows("data_quality").groupby("row")["source"].agg(lambda s: "/".join(sorted({x for x in s if x})))
-    for name in ref.index:
-        rows.append({"dataset": name, "source": f"paper [{src[name]}]", "clip_score": ref.loc[name, "clip_score"],
-                     "ssim": ref.loc[name, "ssim"], "weighted": ref.loc[name, "weighted"], "n": float("nan")})
+    for name, ref in paper_numbers("data_quality").iterrows():
+        rows.append({"dataset": name, "source": f"paper [{ref['source']}]", "clip_score": ref["clip_score"],
+                     "ssim": ref["ssim"], "weighted": ref["weighted"], "n": float("nan")})
     return pd.DataFrame(rows)
 
 

@@ -108,6 +108,6 @@ def write_figures(ctx, sets: dict[str, pd.DataFrame], scores: pd.DataFrame) -> l
         if stem == EXTREMES_FIGURE and not (scores["status"] == "ok").any():
             continue  # no readable candidate: nothing to show
         fig = make()
-        written += save_figure(fig, ctx.paths.figures / stem, smoke=ctx.smoke)
+        written += save_figure(fig, ctx.paths.figure(stem), smoke=ctx.smoke)
         plt.close(fig)
     return written

@@ -77,7 +77,7 @@ def synthesize(ctx: RunContext, shard: Shard | None = None, generator: ImageGene
     if todo:
         generator = generator or ImageGenerator.from_config(cfg, local_rank_device(ctx.device))
         write_settings(parts, run_settings(cfg, ctx.cfg.seed))  # hub revisions are known once downloaded
-        journal = Journal(parts / f"{shard.name}.jsonl")
+        journal = Journal(ctx.paths.synthesis_journal(shard.name))
         bar = tqdm(total=sum(len(b) for b in todo), desc=f"synthesis {shard.name}", unit="img", disable=not progress)
         for batch in todo:
             rows = _render_batch(generator, batch, cfg, settings_id, shard, root)

@@ -5,7 +5,7 @@ Arms (equal size: one image per caption that stage 02 rendered, the same caption
 candidates by CLIPScore + lambda*SSIM: the paper), ``clip`` (lambda = 0) and ``random`` (a seeded random
 candidate). Arms are chosen from stage 03's ``scores.parquet`` with stage 03's own ``select_pairs`` and
 written with its ``export_llava``; each (arm, seed) is a run dir trained by stage 04 (``run_training``) and
-scored by stage 05 (``run_evaluation``), unchanged. The attribute judge decides, per chosen image, whether
+scored by stage 05 (``evaluation.stage.run``), unchanged. The attribute judge decides, per chosen image, whether
 it shows what its caption says (selection precision).
 """
 
@@ -90,7 +90,7 @@ class ArmRun:
 
 def run_arm(ctx: RunContext, profile: str, overrides: list[str], arm: str, seed: int) -> ArmRun:
     """Stage-1 data of the arm into its own run dir, then stage 04 and stage 05 there (skipped when done)."""
-    from synthvlm_repro.evaluation.run import run_evaluation
+    from synthvlm_repro.evaluation.stage import run as evaluate
     from synthvlm_repro.training.launch import run_training
 
     run_dir = ctx.paths.toy_arm_run(arm, seed).root
@@ -104,7 +104,7 @@ def run_arm(ctx: RunContext, profile: str, overrides: list[str], arm: str, seed:
                      True, "copy")
         judge_pairs(pairs, source_root, ctx.cfg.toy.judge).to_csv(arm_ctx.paths.toy_judged_csv, index=False)
         run_training(arm_ctx)
-        run_evaluation(arm_ctx)
+        evaluate(arm_ctx, figures=False)
     return ArmRun(arm, seed, run_dir, time.perf_counter() - wall, time.process_time() - cpu, skipped)
 
 

@@ -47,7 +47,18 @@ COMMON = ("Writes training/phase{N}/final/ (llava-hf model + processor), log_his
 
 
 def register(subparsers) -> None:
-    """Add ``train`` (both phases), ``pretrain`` (phase 1) and ``finetune`` (phase 2)."""
+    """Add ``training run`` (the whole pipeline stage), ``train`` (both phases), ``pretrain`` (phase 1) and
+    ``finetune`` (phase 2)."""
+    from synthvlm_repro.cli_common import add_stage_run
+
+    training = subparsers.add_parser("training", help="stage 04: LLaVA-1.5 training (training run: all of it)",
+                                     description="Stage 04: LLaVA-1.5 training phase 1 then phase 2.")
+    run = add_stage_run(training.add_subparsers(dest="training_command", required=True, metavar="STEP"), "training",
+                        "train phase 1 then phase 2, plot the loss curves, caption a few images (what notebook 04 runs)",
+                        "Run stage 04 as notebook 04 does: " + COMMON,
+                        options=lambda args: {"captions": args.captions})
+    run.add_argument("--captions", type=int, default=2,
+                     help="caption this many stage-1 images with the final checkpoint (default 2; 0 = skip)")
     _add_parser(subparsers, "train", "stage 04: LLaVA-1.5 training phase 1 then phase 2",
                 "Train LLaVA-1.5: phase 1 (projector only, plain template) on the run dir's "
                 "selection/llava_pretrain.json, then phase 2 (projector + LM, v1 template) on training.phase2_data. "

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from synthvlm_repro.paths import RunPaths
 
+PHASE_TITLES = {1: "phase 1: projector alignment", 2: "phase 2: instruction tuning"}
+
 
 def read_losses(log_history: str | Path) -> tuple[list[int], list[float]]:
     """``(steps, losses)`` of the training-loss entries of a Trainer ``log_history.json``."""
@@ -18,21 +20,21 @@ def read_losses(log_history: str | Path) -> tuple[list[int], list[float]]:
 def plot_loss_curves(paths: RunPaths, smoke: bool = False) -> list[Path]:
     """Plot each phase's loss vs optimizer step to ``figures/training_loss.{png,pdf}``; returns the files."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
     from synthvlm_repro.plotting import save_figure
 
-    phases = [(n, paths.training_log_history(n)) for n in (1, 2)]
+    phases = [(n, paths.training_log_history(n)) for n in PHASE_TITLES]
     phases = [(n, p) for n, p in phases if p.exists()]
     if not phases:
         raise FileNotFoundError(f"{paths.training}: no log_history.json yet; train first")
     fig, axes = plt.subplots(1, len(phases), figsize=(5 * len(phases), 3.5), squeeze=False)
-    titles = {1: "phase 1: projector alignment", 2: "phase 2: instruction tuning"}
     for ax, (n, path) in zip(axes[0], phases):
         steps, losses = read_losses(path)
-        ax.plot(steps, losses, marker="o", markersize=3)
-        ax.set(title=titles[n], xlabel="optimizer step", ylabel="training loss")
-        ax.grid(alpha=0.3)
+        sns.lineplot(x=steps, y=losses, marker="o", markersize=4, ax=ax)
+        ax.set(title=PHASE_TITLES[n], xlabel="optimizer step", ylabel="training loss")
     fig.tight_layout()
-    written = save_figure(fig, paths.figure("training_loss"), smoke=smoke)
-    plt.close(fig)
-    return written
+    try:
+        return save_figure(fig, paths.figure("training_loss"), smoke=smoke)
+    finally:
+        plt.close(fig)

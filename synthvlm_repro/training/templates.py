@@ -98,3 +98,12 @@ def tokenize(conversations: list[dict], tokenizer, template: str, image_seq_leng
         ids, labels = ids[:max_length], labels[:max_length]
         return Tokenized(ids, labels, has_image=has_image and image_id in ids, truncated=True)
     return Tokenized(ids, labels, has_image=has_image and image_id in ids)
+
+
+def show_label_mask(conversations: list[dict], tokenizer, template: str, has_image: bool = True) -> str:
+    """One sample as the model is trained on it: trained tokens in ``[brackets]``, masked ones plain (an
+    image stands as one ``<image>`` token), after a header with the counts. For reading, not training."""
+    t = tokenize(conversations, tokenizer, template, image_seq_length=1, has_image=has_image)
+    pieces = [tokenizer.decode([i]) if label == IGNORE_INDEX else f"[{tokenizer.decode([i])}]"
+              for i, label in zip(t.input_ids, t.labels)]
+    return f"--- {template}: {t.n_trained} trained of {len(t.input_ids)} tokens\n{''.join(pieces)}\n"
