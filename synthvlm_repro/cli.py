@@ -48,7 +48,7 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="synthvlm-repro", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="synthvlm-repro", description=" ".join(__doc__.split("\n\n")[0].split()))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="execute the numbered notebooks in order with papermill",
