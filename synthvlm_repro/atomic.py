@@ -1,6 +1,7 @@
 """Atomic file writes: write to a temp file in the same folder, fsync, then ``os.replace``.
 
-A crash leaves either the old file or the new one, never a half-written file.
+A crash leaves either the old file or the new one, never a half-written file. Also the one JSON reader
+whose errors are a single line naming the file (:func:`read_json`).
 """
 
 from __future__ import annotations
@@ -91,3 +92,16 @@ def build_cached_dir(target: str | os.PathLike, build) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def read_json(path: str | os.PathLike, error: type[Exception] = ValueError, missing: str = "file not found",
+              missing_error: type[Exception] | None = None) -> Any:
+    """Parse the JSON file ``path``. A missing file raises ``missing_error`` (default ``error``) with
+    ``"<path>: <missing>"``; invalid JSON raises ``error`` with ``"<path>: invalid JSON at line N: why"``."""
+    path = Path(path)
+    if not path.exists():
+        raise (missing_error or error)(f"{path}: {missing}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise error(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None

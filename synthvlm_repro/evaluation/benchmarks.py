@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from synthvlm_repro import atomic
 from synthvlm_repro.atomic import atomic_open, atomic_path
 from synthvlm_repro.evaluation import scoring
 from synthvlm_repro.evaluation.answer_processing import normalize_vqa_answer, textvqa_accuracy, vqav2_accuracy
@@ -90,12 +91,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def read_json(path: Path):
-    if not path.exists():
-        raise BenchmarkDataError(f"{path}: file not found")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise BenchmarkDataError(f"{path}: invalid JSON at line {e.lineno} ({e.msg})") from None
+    return atomic.read_json(path, BenchmarkDataError)
 
 
 def _field(row: dict, key: str, path: Path, i: int):

@@ -6,12 +6,12 @@ promises; the figure builder turns that into "skipped: <reason>" instead of a cr
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
 
+from synthvlm_repro import atomic
 from synthvlm_repro.paths import RunPaths
 
 
@@ -39,13 +39,7 @@ def read_parquet(path: Path, columns: Iterable[str]) -> pd.DataFrame:
 
 
 def read_json(path: Path):
-    path = Path(path)
-    if not path.exists():
-        raise MissingInput(f"{path} not found (run the stage that writes it first)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise MissingInput(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    return atomic.read_json(path, MissingInput, missing="not found (run the stage that writes it first)")
 
 
 def load_scores(paths: RunPaths) -> pd.DataFrame:

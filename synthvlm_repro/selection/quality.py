@@ -4,12 +4,11 @@ any real image–caption dataset, next to the paper's data-quality table (paper.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from synthvlm_repro.atomic import write_parquet
+from synthvlm_repro.atomic import read_json, write_parquet
 from synthvlm_repro.conversation import first_gpt_turn
 from synthvlm_repro.path_policy import PathPolicyError, resolve_within
 from synthvlm_repro.runtime.distributed import Shard
@@ -88,13 +87,8 @@ def load_pairs(path: str | Path, image_dir: str | Path | None = None, limit: int
 
         path, image_dir = sample_captions_path(), image_dir or sample_data_dir()
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: quality dataset not found")
     image_dir = Path(image_dir) if image_dir else path.parent
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    data = read_json(path, missing="quality dataset not found", missing_error=FileNotFoundError)
     rows = []
     if isinstance(data, dict) and {"images", "annotations"} <= data.keys():
         files = {img["id"]: img["file_name"] for img in data["images"]}

@@ -12,10 +12,10 @@ and cuDNN choose kernels per shape, batch included.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from synthvlm_repro.atomic import read_json
 
 IMAGES_SUBDIR = "synthesis/images"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -56,12 +56,8 @@ def image_relpath(caption_id: str, candidate: int, ext: str) -> str:
 
 def load_captions(path: Path) -> list[dict]:
     """Read SynthVLM's ``[{id, caption, image?}]``; a bad file or row is a one-line error naming it."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no captions; run stage 01 (caption curation) first")
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    rows = read_json(path, missing="no captions; run stage 01 (caption curation) first",
+                     missing_error=FileNotFoundError)
     if not isinstance(rows, list):
         raise ValueError(f"{path}: expected a JSON list of {{id, caption}} objects")
     seen: set[str] = set()

@@ -7,7 +7,6 @@ Rows without ``image`` are text-only (stage 2). Samples are tokenised lazily (LL
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from synthvlm_repro.atomic import read_json
 from synthvlm_repro.training.templates import IGNORE_INDEX, Tokenized, tokenize
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,7 @@ class DataError(ValueError):
 def read_llava_json(path: str | Path, max_samples: int | None = None) -> list[dict]:
     """Rows of a LLaVA JSON, validated (a bad row is a one-line error naming the file and row)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: training data not found")
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
+    rows = read_json(path, DataError, missing="training data not found", missing_error=FileNotFoundError)
     if not isinstance(rows, list):
         raise DataError(f"{path}: expected a list of samples")
     rows = rows[:max_samples] if max_samples else rows
