@@ -84,9 +84,12 @@ def write_table(df: pd.DataFrame, stem: Path, caption: str = "") -> list[Path]:
 
 
 def _quality_row(name: str, source: str, clip, ssim, weight: float, n: int) -> dict:
-    clip, ssim = float(clip), float(ssim)
-    return {"dataset": name, "source": source, "clip_score": clip, "ssim": ssim, "weighted": clip + weight * ssim,
-            "n": n}
+    """One table row; the weighted value of the means is the selection rule's score of them (it is linear)."""
+    from synthvlm_repro.selection.scorer import combined_score
+
+    means = pd.DataFrame({"clip_score": [float(clip)], "ssim": [float(ssim)]})
+    return {"dataset": name, "source": source, "clip_score": means.at[0, "clip_score"], "ssim": means.at[0, "ssim"],
+            "weighted": float(combined_score(means, weight).iloc[0]), "n": n}
 
 
 def data_quality_table(paths: RunPaths, ssim_weight: float, originals: pd.DataFrame | None = None) -> pd.DataFrame:
