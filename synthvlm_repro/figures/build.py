@@ -10,6 +10,7 @@ Fixed names (each figure as PNG + PDF, each table as CSV + Markdown + LaTeX):
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -189,8 +190,11 @@ class FigureBuilder:
         files = tables.write_table(table, self.out / "throughput_table", "Throughput and cost per 100K items")
         return files + plots.plot_throughput(table, self.out / "throughput", **self._save_kwargs()), table
 
+    def toy_arms(self):  # drawn by the toy package; skipped (MissingInput) when the run has no toy experiment
+        return importlib.import_module("synthvlm_repro.toy.figure").toy_arms(self)
+
     FIGURES = ("data_quality", "score_distributions", "example_grid", "curation_funnel", "benchmarks", "mmlu",
-               "tsne", "preference", "grid_search", "throughput")
+               "tsne", "preference", "grid_search", "throughput", "toy_arms")
 
     def build(self, only: list[str] | None = None) -> list[FigureResult]:
         """Make each figure (or those in ``only``); missing inputs give ``skipped``, any other error ``failed``

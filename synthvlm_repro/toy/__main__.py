@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from contextlib import contextmanager
@@ -18,15 +19,18 @@ from synthvlm_repro.atomic import write_json
 
 
 def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """User+sys seconds of this process and of its finished children (the arm workers, once joined)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 @contextmanager
 def _step(timings: dict, name: str):
     wall, cpu = time.perf_counter(), _cpu()
     yield
-    timings[name] = {"wall_s": round(time.perf_counter() - wall, 1), "cpu_s": round(_cpu() - cpu, 1)}
+    # the machine may be shared: the 1-min load average at the end says how far wall time is from CPU time
+    timings[name] = {"wall_s": round(time.perf_counter() - wall, 1), "cpu_s": round(_cpu() - cpu, 1),
+                     "load_avg": round(os.getloadavg()[0], 1)}
     print(f"[toy] {name}: {timings[name]}", flush=True)
 
 
@@ -36,6 +40,7 @@ def main(argv=None) -> None:
     from synthvlm_repro.selection.pipeline import run_stage
     from synthvlm_repro.synthesis.run import synthesize
     from synthvlm_repro.toy import experiment
+    from synthvlm_repro.toy.figure import plot_arms
     from synthvlm_repro.toy.registry import toy_path
 
     ap = argparse.ArgumentParser(prog="python -m synthvlm_repro.toy", description=__doc__)
@@ -62,7 +67,7 @@ def main(argv=None) -> None:
     arms.pop("steps", None)
     write_json(timing_path, {"steps": timings, "arms": arms,
                              "total": {k: round(sum(t[k] for t in timings.values()), 1) for k in ("wall_s", "cpu_s")}})
-    experiment.plot_arms(table, experiment.experiment_dir(ctx) / "arms.png")
+    plot_arms(table, experiment.experiment_dir(ctx) / "arms", formats=("png",))
     report = experiment.write_report(ctx, table, {**timings, **arms})
     print(report.read_text())
 

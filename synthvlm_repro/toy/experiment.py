@@ -202,30 +202,6 @@ def contrast(table: pd.DataFrame, better: str = "clip+ssim", worse: str = "rando
     return pd.DataFrame(rows)
 
 
-def plot_arms(table: pd.DataFrame, out: Path, dpi: int = 100) -> Path:
-    """Bars per benchmark (and selection precision), arms side by side, 95% intervals as error bars."""
-    import matplotlib.pyplot as plt
-
-    s = summary(table)
-    metrics = ["gqa", "pope", "mmbench", "precision"]
-    titles = {"gqa": "GQA-style accuracy", "pope": "POPE-style accuracy", "mmbench": "MMBench-style accuracy",
-              "precision": "precision: colour+size+position (judge)"}
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, m in zip(axes, metrics):
-        ax.bar(range(len(s)), s[m], yerr=s[f"{m}_ci95"].fillna(0), color=colours[:len(s)], capsize=3)
-        ax.set_xticks(range(len(s)), s["arm"], rotation=30)
-        ax.set_title(titles[m], fontsize=9)
-        ax.set_ylim(0, 100)
-    fig.suptitle(f"toy world: stage-1 data by arm (mean of {int(s['seeds'].min())} seeds, 95% t-interval)",
-                 fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
-    return out
-
-
 def verdict(table: pd.DataFrame) -> str:
     """The plain-words answer for ``reproduce.md``."""
     c = contrast(table, metrics=("gqa", "pope", "mmbench", "precision"))
