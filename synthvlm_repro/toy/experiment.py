@@ -41,18 +41,21 @@ def experiment_dir(ctx: RunContext) -> Path:
 
 
 def arm_pairs(ctx: RunContext, arm: str, seed: int) -> pd.DataFrame:
-    """The arm's ``caption_id, caption, path`` rows (``path`` relative to the run dir, or absolute for renders)."""
+    """The arm's ``caption_id, caption, path`` rows (``path`` relative to the run dir, or to the world's
+    folder for renders)."""
     scores = pd.read_parquet(ctx.paths.scores_parquet)
     captions = sorted(set(scores.loc[scores["status"] == "ok", "caption_id"]))
     size = ctx.cfg.toy.arm_size or len(captions)
     keep = set(captions[:size])
     scores = scores[scores["caption_id"].isin(keep)]
     lam = ctx.cfg.selection.ssim_weight
-    if arm == "renders":
+    if arm == "renders":  # paths relative to the world's folder (export_llava refuses absolute ones)
         curated = pd.read_parquet(ctx.paths.curated_parquet).set_index("id")
+        world_root = Path(resolve_model(ctx.cfg.curation.source)).parent.resolve()
         rows = scores.drop_duplicates("caption_id")[["caption_id", "caption"]].copy()
         rows["candidate"] = 0
-        rows["path"] = [str(curated.loc[c, "image"]) for c in rows["caption_id"]]
+        rows["path"] = [str(Path(curated.loc[c, "image"]).resolve().relative_to(world_root))
+                        for c in rows["caption_id"]]
         return rows.sort_values("caption_id").reset_index(drop=True)
     rule = {"clip+ssim": (lam, "score"), "clip": (0.0, "score"), "random": (lam, "random")}
     if arm not in rule:
