@@ -208,6 +208,8 @@ def contrast(table: pd.DataFrame, better: str = "clip+ssim", worse: str = "rando
 def verdict(table: pd.DataFrame) -> str:
     """The plain-words answer for ``reproduce.md``."""
     c = contrast(table, metrics=("gqa", "pope", "mmbench", "precision"))
+    if int(c["seeds"].iloc[0]) == 0:
+        return "Selected vs random: not measured (the experiment ran without the clip+ssim or the random arm)."
     lines = ["Selected (CLIPScore + lambda*SSIM) vs random candidates, difference in points, "
              f"paired by seed ({int(c['seeds'].iloc[0])} seeds), 95% t-interval:", ""]
     for row in c.itertuples():
