@@ -29,3 +29,20 @@ def test_contrast_pairs_seeds_and_says_whether_it_held():
     assert not flat["held"].any()
     assert "NOT SHOWN" in verdict(_table(0.0))
     assert set(summary(_table(1.0))["arm"]) == {"clip+ssim", "random"}
+
+
+def test_stage06_draws_the_toy_arms_or_says_why_not(tmp_path):
+    from synthvlm_repro.figures.build import build_figures
+    from synthvlm_repro.run_context import prepare_run
+
+    ctx = prepare_run("toy", tmp_path / "run", [f"figures.output_dir={tmp_path / 'figures'}"])
+    [skipped] = build_figures(ctx, only=["toy_arms"])
+    assert skipped.status == "skipped" and "no toy experiment" in skipped.reason
+    (ctx.paths.root / "toy_experiment").mkdir()
+    _table(5.0).to_csv(ctx.paths.root / "toy_experiment" / "runs.csv", index=False)
+    [made] = build_figures(ctx, only=["toy_arms"])
+    assert made.status == "made", made.reason
+    assert (tmp_path / "figures" / "toy_arms.png").stat().st_size > 10_000
+    per_arm = made.table.set_index("arm")
+    assert per_arm.loc["clip+ssim", "gqa"] == pytest.approx(55.0)
+    assert per_arm.loc["random", "gqa_ci95"] == pytest.approx(4.303 * 0.5 / 3 ** 0.5, abs=0.1)

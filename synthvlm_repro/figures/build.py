@@ -226,6 +226,7 @@ FIGURES: dict[str, Callable[[FigureBuilder], tuple[list[Path], pd.DataFrame | No
     "preference": FigureBuilder.preference,
     "grid_search": FigureBuilder.grid_search,
     "throughput": FigureBuilder.throughput,
+    "toy_arms": figure_from("synthvlm_repro.toy.figure", "toy_arms"),
 }
 
 

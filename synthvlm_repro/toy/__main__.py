@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from contextlib import contextmanager
@@ -18,24 +19,26 @@ from synthvlm_repro.atomic import write_json
 
 
 def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """User+sys seconds of this process and of its finished children (the arm workers, once joined)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 @contextmanager
 def _step(timings: dict, name: str):
     wall, cpu = time.perf_counter(), _cpu()
     yield
-    timings[name] = {"wall_s": round(time.perf_counter() - wall, 1), "cpu_s": round(_cpu() - cpu, 1)}
+    # the machine may be shared: the 1-min load average at the end says how far wall time is from CPU time
+    timings[name] = {"wall_s": round(time.perf_counter() - wall, 1), "cpu_s": round(_cpu() - cpu, 1),
+                     "load_avg": round(os.getloadavg()[0], 1)}
     print(f"[toy] {name}: {timings[name]}", flush=True)
 
 
 def main(argv=None) -> None:
-    from synthvlm_repro.curation.pipeline import curate
     from synthvlm_repro.run_context import prepare_run
     from synthvlm_repro.stage import run_stage
-    from synthvlm_repro.synthesis.run import synthesize
     from synthvlm_repro.toy import experiment
+    from synthvlm_repro.toy.figure import plot_arms
     from synthvlm_repro.toy.registry import toy_path
 
     ap = argparse.ArgumentParser(prog="python -m synthvlm_repro.toy", description=__doc__)
@@ -49,9 +52,9 @@ def main(argv=None) -> None:
         with _step(timings, f"model {name}"):
             toy_path(name)
     with _step(timings, "01 curation"):
-        curate(ctx.cfg.curation, ctx.paths, ctx.device, ctx.cfg.seed)
+        run_stage("curation", ctx, progress=False)
     with _step(timings, "02 synthesis"):
-        synthesize(ctx)
+        run_stage("synthesis", ctx, grid=False, progress=False)
     with _step(timings, "03 selection"):
         run_stage("selection", ctx, progress=False)
     timing_path = ctx.paths.toy_timing_json
@@ -62,7 +65,7 @@ def main(argv=None) -> None:
     arms.pop("steps", None)
     write_json(timing_path, {"steps": timings, "arms": arms,
                              "total": {k: round(sum(t[k] for t in timings.values()), 1) for k in ("wall_s", "cpu_s")}})
-    experiment.plot_arms(table, ctx.paths.toy_arms_png)
+    plot_arms(table, ctx.paths.toy_arms_png.with_suffix(""), formats=("png",))
     report = experiment.write_report(ctx, table, {**timings, **arms})
     print(report.read_text())
 

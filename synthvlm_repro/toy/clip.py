@@ -3,7 +3,9 @@ transformers ``CLIPVisionModel`` (the LLaVA vision tower).
 
 The open_clip model is saved hub-style (``open_clip_config.json`` + ``open_clip_model.safetensors``),
 loaded by stage 01's CLIP filter and stage 03's CLIPScore through ``local-dir:``. Captions are seen with
-and without stage 03's ``"A photo depicts "`` prefix. Training uses open_clip's own ``ClipLoss``.
+and without stage 03's ``"A photo depicts "`` prefix. Training uses open_clip's own ``ClipLoss``. The
+image embedding is the mean of the patch tokens (``pool_type: avg``), so the contrastive loss trains every
+patch token of the last layer, the features LLaVA reads (with CLS pooling they were never trained).
 
 The weight conversion to ``CLIPVisionModel`` is written here because neither library ships one for
 open_clip ViTs (transformers' ``convert_clip_original_pytorch_to_hf.py`` is a script for OpenAI's
@@ -30,7 +32,8 @@ PHOTO_PREFIX = "A photo depicts "
 def model_config(spec: dict) -> dict:
     return {"embed_dim": spec["embed_dim"],
             "vision_cfg": {"image_size": spec["image_size"], "patch_size": spec["patch_size"], "width": spec["width"],
-                           "layers": spec["layers"], "head_width": spec["head_width"], "mlp_ratio": 2.0},
+                           "layers": spec["layers"], "head_width": spec["head_width"], "mlp_ratio": 2.0,
+                           "pool_type": spec.get("pool_type", "tok")},
             "text_cfg": {"context_length": spec["context_length"], "vocab_size": 49408, "width": spec["text_width"],
                          "heads": spec["text_width"] // 32, "layers": spec["text_layers"]}}
 

@@ -40,18 +40,21 @@ def experiment_dir(ctx: RunContext) -> Path:
 
 
 def arm_pairs(ctx: RunContext, arm: str, seed: int) -> pd.DataFrame:
-    """The arm's ``caption_id, caption, path`` rows (``path`` relative to the run dir, or absolute for renders)."""
+    """The arm's ``caption_id, caption, path`` rows (``path`` relative to the run dir, or to the world's
+    folder for renders)."""
     scores = pd.read_parquet(ctx.paths.scores_parquet)
     captions = sorted(set(scores.loc[scores["status"] == "ok", "caption_id"]))
     size = ctx.cfg.toy.arm_size or len(captions)
     keep = set(captions[:size])
     scores = scores[scores["caption_id"].isin(keep)]
     lam = ctx.cfg.selection.ssim_weight
-    if arm == "renders":
+    if arm == "renders":  # paths relative to the world's folder (export_llava refuses absolute ones)
         curated = pd.read_parquet(ctx.paths.curated_parquet).set_index("id")
+        world_root = Path(resolve_model(ctx.cfg.curation.source)).parent.resolve()
         rows = scores.drop_duplicates("caption_id")[["caption_id", "caption"]].copy()
         rows["candidate"] = 0
-        rows["path"] = [str(curated.loc[c, "image"]) for c in rows["caption_id"]]
+        rows["path"] = [str(Path(curated.loc[c, "image"]).resolve().relative_to(world_root))
+                        for c in rows["caption_id"]]
         return rows.sort_values("caption_id").reset_index(drop=True)
     rule = {"clip+ssim": (lam, "score"), "clip": (0.0, "score"), "random": (lam, "random")}
     if arm not in rule:
@@ -201,33 +204,11 @@ def contrast(table: pd.DataFrame, better: str = "clip+ssim", worse: str = "rando
     return pd.DataFrame(rows)
 
 
-def plot_arms(table: pd.DataFrame, out: Path, dpi: int = 100) -> Path:
-    """Bars per benchmark (and selection precision), arms side by side, 95% intervals as error bars."""
-    import matplotlib.pyplot as plt
-
-    s = summary(table)
-    metrics = ["gqa", "pope", "mmbench", "precision"]
-    titles = {"gqa": "GQA-style accuracy", "pope": "POPE-style accuracy", "mmbench": "MMBench-style accuracy",
-              "precision": "precision: colour+size+position (judge)"}
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, m in zip(axes, metrics):
-        ax.bar(range(len(s)), s[m], yerr=s[f"{m}_ci95"].fillna(0), color=colours[:len(s)], capsize=3)
-        ax.set_xticks(range(len(s)), s["arm"], rotation=30)
-        ax.set_title(titles[m], fontsize=9)
-        ax.set_ylim(0, 100)
-    fig.suptitle(f"toy world: stage-1 data by arm (mean of {int(s['seeds'].min())} seeds, 95% t-interval)",
-                 fontsize=10)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi)
-    plt.close(fig)
-    return out
-
-
 def verdict(table: pd.DataFrame) -> str:
     """The plain-words answer for ``reproduce.md``."""
     c = contrast(table, metrics=("gqa", "pope", "mmbench", "precision"))
+    if int(c["seeds"].iloc[0]) == 0:
+        return "Selected vs random: not measured (the experiment ran without the clip+ssim or the random arm)."
     lines = ["Selected (CLIPScore + lambda*SSIM) vs random candidates, difference in points, "
              f"paired by seed ({int(c['seeds'].iloc[0])} seeds), 95% t-interval:", ""]
     for row in c.itertuples():

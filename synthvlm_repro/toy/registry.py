@@ -26,10 +26,10 @@ FORMAT = 1
 # Sizes and training lengths, in one place so the cache hash covers them.
 SPECS: dict[str, dict] = {
     "world": {"captions": 1000, "stage2": 400, "junk_fraction": 0.15},
-    "benchmarks": {"images": 40},
+    "benchmarks": {"images": 40, "layout": "gqa/data"},  # layout: stage 05's gqa/data/ (a stale cache had gqa/)
     "open-clip": {"embed_dim": 64, "image_size": 32, "patch_size": 8, "width": 64, "layers": 2, "head_width": 32,
                   "text_width": 64, "text_layers": 2, "context_length": 32, "pool": 8000, "steps": 300, "batch": 128,
-                  "lr": 2e-3},
+                  "lr": 2e-3, "pool_type": "avg"},
     "clip-vision": {"from": "open-clip"},
     "llama": {"hidden_size": 96, "intermediate_size": 192, "num_hidden_layers": 2, "num_attention_heads": 4,
               "num_key_value_heads": 2, "vocab_size": 600, "steps": 300, "batch": 32, "lr": 3e-3, "copy_docs": True},
