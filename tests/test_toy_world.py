@@ -80,3 +80,17 @@ def test_benchmarks_score_perfectly_with_the_truth(bench_root):
     right = {str(int(r['index'])): r["answer"] for _, r in table.iterrows()}  # qid = the TSV index
     assert mmb.score(bench_root, "dev", right, cfg)[0].value == 100
     assert len(attrs) == 12
+
+
+def test_toy_cache_key_follows_the_source_of_the_builder(monkeypatch):
+    """Editing a builder's module rebuilds that artifact (and only what depends on it)."""
+    import inspect
+
+    from synthvlm_repro.toy import registry
+
+    before = {name: registry.spec_hash(name) for name in ("benchmarks", "judge")}
+    real = inspect.getsource
+    monkeypatch.setattr(registry.inspect, "getsource", lambda obj: real(obj) + (
+        "\n# edited" if getattr(obj, "__name__", "") == "synthvlm_repro.toy.benchmarks" else ""))
+    assert registry.spec_hash("benchmarks") != before["benchmarks"]
+    assert registry.spec_hash("judge") == before["judge"]

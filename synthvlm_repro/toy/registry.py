@@ -59,10 +59,19 @@ def _world_source() -> str:
     return hashlib.sha256(inspect.getsource(world).encode()).hexdigest()
 
 
+def _builder_source(name: str) -> str:
+    """Hash of the source of the module whose function builds ``name`` (a change there rebuilds it: a
+    cache built by older code once kept a benchmark layout stage 05 no longer reads)."""
+    module = inspect.getmodule(_builders()[name])
+    return hashlib.sha256(inspect.getsource(module).encode()).hexdigest()
+
+
 def spec_hash(name: str) -> str:
-    """Hash of what the artifact's bytes depend on (spec, dependencies, world code, library versions)."""
+    """Hash of what the artifact's bytes depend on (spec, dependencies, world code, builder code, library
+    versions)."""
     payload = {"name": name, "spec": SPECS[name], "deps": [spec_hash(d) for d in DEPENDS.get(name, [])],
-               "world": _world_source(), "versions": _versions(), "format": FORMAT}
+               "world": _world_source(), "builder": _builder_source(name), "versions": _versions(),
+               "format": FORMAT}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
