@@ -97,8 +97,8 @@ def colour_accuracy(vision, llama, tmp_path, overrides=()) -> float:
 
     ctx = prepare_run("toy", tmp_path / "run", [
         f"training.vision_tower={vision}", f"training.language_model={llama}",
-        f"training.stage2_data={data / 'qa.json'}", f"training.stage2_image_folder={data / 'images'}",
-        "training.stage1.num_train_epochs=2",  # stage 2 as the profile: lr 3e-3, 4 epochs
+        f"training.phase2_data={data / 'qa.json'}", f"training.phase2_image_folder={data / 'images'}",
+        "training.phase1.num_train_epochs=2",  # phase 2 as the profile: lr 3e-3, 4 epochs
         f"evaluation.data_dir={tmp_path / 'bench'}", "evaluation.benchmarks=[gqa]", *overrides])
     ctx.paths.llava_pretrain_json.write_text(json.dumps(pretrain))
     for row in pretrain:
