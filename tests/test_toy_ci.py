@@ -100,6 +100,7 @@ def colour_accuracy(vision, llama, tmp_path, overrides=()) -> float:
         f"training.phase2_data={data / 'qa.json'}", f"training.phase2_image_folder={data / 'images'}",
         "training.phase1.num_train_epochs=2",  # phase 2 as the profile: lr 3e-3, 4 epochs
         f"evaluation.data_dir={tmp_path / 'bench'}", "evaluation.benchmarks=[gqa]", *overrides])
+    ctx.paths.llava_image_folder.mkdir(parents=True)  # reading a RunPaths path creates nothing
     ctx.paths.llava_pretrain_json.write_text(json.dumps(pretrain))
     for row in pretrain:
         (ctx.paths.llava_image_folder / row["image"]).write_bytes((data / "images" / row["image"]).read_bytes())
