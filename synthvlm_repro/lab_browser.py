@@ -159,6 +159,21 @@ def _small_png(src, dest: Path, max_width: int = 900, colors: int = 128) -> Path
     return dest
 
 
+def _widget_screenshot(ui: "LabPage", notebook: str, selector: str, out: Path,
+                       edit: tuple[str, str] | None = None) -> Path:
+    """Open ``notebooks/<notebook>.ipynb``, append ``edit[1]`` to the cell containing ``edit[0]``, run all, save the
+    widget ``selector`` as a small PNG; a failing notebook raises with its error."""
+    ui.open_notebook(f"notebooks/{notebook}.ipynb")
+    if edit:
+        ui.append_to_cell(*edit)
+    ui.run_all()
+    if ui.errors():
+        raise RuntimeError(f"notebook {notebook} failed in JupyterLab: {ui.errors()[0][-300:]}")
+    widget = ui.page.locator(selector)
+    widget.scroll_into_view_if_needed()
+    return _small_png(widget.screenshot(), out)
+
+
 def readme_screenshots(run_dir: Path, out_dir: Path, figure: str = "data_quality") -> list[Path]:
     """Regenerate the README's "what you will see" pictures from a finished smoke run: the pair browser of
     notebook 03 (moved one step), the rater of notebook 06 (``rate = True``), and ``figures/<figure>.png``
@@ -184,21 +199,10 @@ def readme_screenshots(run_dir: Path, out_dir: Path, figure: str = "data_quality
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.set_default_timeout(60_000)
             ui = LabPage(page, server)
-            ui.open_notebook("notebooks/03_clip_selection.ipynb")
-            ui.run_all()
-            if ui.errors():
-                raise RuntimeError(f"notebook 03 failed in JupyterLab: {ui.errors()[0][-300:]}")
-            pairs = page.locator(".synthvlm-pair-browser")
-            pairs.scroll_into_view_if_needed()
-            made.append(_small_png(pairs.screenshot(), out_dir / "pair_browser.png"))
-            ui.open_notebook("notebooks/06_paper_figures.ipynb")
-            ui.append_to_cell("rate = False", "rate = True")
-            ui.run_all()
-            if ui.errors():
-                raise RuntimeError(f"notebook 06 failed in JupyterLab: {ui.errors()[0][-300:]}")
-            rater = page.locator(".synthvlm-rater")
-            rater.scroll_into_view_if_needed()
-            made.append(_small_png(rater.screenshot(), out_dir / "rater.png"))
+            made.append(_widget_screenshot(ui, "03_clip_selection", ".synthvlm-pair-browser",
+                                           out_dir / "pair_browser.png"))
+            made.append(_widget_screenshot(ui, "06_paper_figures", ".synthvlm-rater", out_dir / "rater.png",
+                                           edit=("rate = False", "rate = True")))
         browser.close()
     figures = Path(load_config("smoke").figures.output_dir).expanduser()
     figures = figures if figures.is_absolute() else project / figures

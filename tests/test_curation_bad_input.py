@@ -12,11 +12,12 @@ from synthvlm_repro.curation.readers import CaptionInputError, RowValidator, rea
 GOOD = [{"id": "a", "caption": "A red car parked on a quiet street."}, {"id": "b", "caption": "A dog on a beach."}]
 
 
-def read_all(path, skip_bad_rows=True, image_root=None, allow_absolute=False):
+def read_all(path, skip_bad_rows=True, image_root=None, allow_absolute=False, chunk_rows=2):
+    """Every row of ``path`` through the reader and the validator, as the pipeline reads them."""
     extra = () if image_root is None else (image_root, allow_absolute)
     validator = RowValidator(path, skip_bad_rows, *extra)
     good, bad = [], []
-    for chunk in read_chunks(path, "auto", chunk_rows=2):
+    for chunk in read_chunks(path, "auto", chunk_rows=chunk_rows):
         g, b = validator.check(chunk)
         good += g
         bad += b

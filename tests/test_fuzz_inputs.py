@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synthvlm_repro.config import ConfigError, ProjectConfig, load_config
-from synthvlm_repro.curation.readers import CaptionInputError, RowValidator, read_chunks
+from synthvlm_repro.curation.readers import CaptionInputError
+from tests.test_curation_bad_input import read_all
 
 # SYNTHVLM_FUZZ_EXAMPLES=2000 for a long hunt; CI keeps the default.
 FUZZ = settings(max_examples=int(os.environ.get("SYNTHVLM_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -31,23 +32,12 @@ record_like = st.fixed_dictionaries(
 maybe_bytes = st.binary(max_size=200)
 
 
-def read_source(path, skip_bad_rows, image_root):
-    """Every row of ``path`` through the reader and the validator, as the pipeline reads them."""
-    validator = RowValidator(path, skip_bad_rows, image_root)
-    good, bad = [], []
-    for chunk in read_chunks(path, "auto", chunk_rows=3):
-        g, b = validator.check(chunk)
-        good += g
-        bad += b
-    return good, bad
-
-
 def assert_clean(path, image_root):
     """Skip mode: a one-line CaptionInputError, or rows that all fit in Arrow string columns; strict mode:
     the same, with at most the first bad row as a one-line error."""
     for skip in (True, False):
         try:
-            good, bad = read_source(path, skip, image_root)
+            good, bad = read_all(path, skip, image_root, chunk_rows=3)
         except CaptionInputError as e:
             assert "\n" not in str(e) and str(path) in str(e)
             continue
